@@ -1,0 +1,102 @@
+/**
+ * The runner: runs checks one after another, turns each measurement into a
+ * status, isolates failures (a check that cannot run is `error` with the
+ * database's message; the others still run) and records the run in history.
+ *
+ * @example
+ * ```ts
+ * const run = await runChecks(db, catalog.checks, {
+ *   trigger: 'cli',
+ *   onResult: (r) => console.error(r.check, r.status),
+ * })
+ * ```
+ */
+import type { Database } from '../db/database.ts'
+import type { ResolvedCheck } from './catalog.ts'
+import { messageOf } from './errors.ts'
+import type { CheckResult, RunResult, RunTrigger } from './result.ts'
+import { evaluateThreshold } from './threshold.ts'
+
+export type RunOptions = {
+  trigger: RunTrigger
+  /** Called as each check finishes (progress). */
+  onResult?: (result: CheckResult, index: number, total: number) => void
+  /** Cron expression + scheduled time, for runs that must record once. */
+  idempotencyKey?: string
+  /** Skip writing to history (e.g. `dq validate`); default false. */
+  record?: boolean
+  now?: () => Date
+}
+
+export type RunOutcome = RunResult & {
+  /** False when the idempotency key was already recorded, or recording failed. */
+  recorded: boolean
+  /** Why the run could not be written to history, when it could not. */
+  recordError?: string
+}
+
+/** Runs one check and never throws: a failure becomes an `error` result. */
+export async function runCheck(db: Database, check: ResolvedCheck): Promise<CheckResult> {
+  const started = performance.now()
+  const base = { check: check.name, kind: check.kind, threshold: check.threshold }
+  try {
+    const measurement = await db.runCheck(check, { timeoutSeconds: check.timeoutSeconds })
+    return {
+      ...base,
+      status: evaluateThreshold(check.threshold, measurement),
+      value: measurement.value,
+      details: measurement.details,
+      sample: measurement.sample,
+      duration_ms: elapsed(started),
+      error: null,
+    }
+  } catch (error) {
+    return {
+      ...base,
+      status: 'error',
+      value: null,
+      details: {},
+      sample: [],
+      duration_ms: elapsed(started),
+      error: messageOf(error),
+    }
+  }
+}
+
+export async function runChecks(
+  db: Database,
+  checks: readonly ResolvedCheck[],
+  options: RunOptions,
+): Promise<RunOutcome> {
+  const now = options.now ?? (() => new Date())
+  const startedAt = now()
+  const started = performance.now()
+  const results: CheckResult[] = []
+  for (const [index, check] of checks.entries()) {
+    const result = await runCheck(db, check)
+    results.push(result)
+    options.onResult?.(result, index, checks.length)
+  }
+  const run: RunResult = {
+    run_id: crypto.randomUUID(),
+    trigger: options.trigger,
+    started_at: startedAt.toISOString(),
+    duration_ms: elapsed(started),
+    results,
+  }
+  if (options.record === false) return { ...run, recorded: false }
+  try {
+    const { recorded } = await db.recordRun({
+      ...run,
+      ...(options.idempotencyKey ? { idempotency_key: options.idempotencyKey } : {}),
+    })
+    return { ...run, recorded }
+  } catch (error) {
+    // The results are still returned and printed: a history failure must not hide them.
+    return { ...run, recorded: false, recordError: messageOf(error) }
+  }
+}
+
+function elapsed(started: number): number {
+  return Math.max(0, Math.round(performance.now() - started))
+}

@@ -1,0 +1,26 @@
+/**
+ * The SQL migrations that install the `dq` schema, read from
+ * `supabase/migrations` in file-name order. Every file is idempotent, so
+ * applying all of them again is always safe.
+ *
+ * @example
+ * ```ts
+ * for (const m of await loadMigrations()) await sql.unsafe(m.sql)
+ * ```
+ */
+import { readdir, readFile } from 'node:fs/promises'
+
+export const MIGRATIONS_DIR = new URL('../supabase/migrations/', import.meta.url)
+export const SEED_FILE = new URL('../supabase/seed.sql', import.meta.url)
+
+export type Migration = { name: string; sql: string }
+
+export async function loadMigrations(dir: URL = MIGRATIONS_DIR): Promise<Migration[]> {
+  const names = (await readdir(dir)).filter((name) => name.endsWith('.sql')).sort()
+  return Promise.all(
+    names.map(async (name) => ({ name, sql: await readFile(new URL(name, dir), 'utf8') })),
+  )
+}
+
+/** Serialises concurrent `dq migrate` calls (pg_advisory_xact_lock key). */
+export const MIGRATION_LOCK_KEY = 0x64716d69 // "dqmi"
