@@ -1,0 +1,110 @@
+/**
+ * The databases every engine test runs against: embedded PGlite always, and a
+ * real PostgreSQL server when DQ_TEST_DATABASE_URL is set. Under CI=true a
+ * missing server is a failure, never a silent skip.
+ *
+ * Each test file gets fresh databases: a new PGlite instance, and a new
+ * database `dq_test_<random>` on the server, dropped afterwards.
+ *
+ * @example
+ * ```ts
+ * describe.each(engines())('%s', (engine) => {
+ *   const db = useDatabase(engine, { seed: true })
+ *   it('...', async () => { await db().runCheck(...) })
+ * })
+ * ```
+ */
+import { readFile } from 'node:fs/promises'
+import postgres from 'postgres'
+import { afterAll, beforeAll } from 'vitest'
+import type { Database } from '../../db/database.ts'
+import { SEED_FILE } from '../../db/migrations.ts'
+import { PGliteDatabase } from '../../db/pglite.ts'
+import { PostgresJsDatabase } from '../../db/postgres-js.ts'
+
+export type Engine = 'pglite' | 'postgres'
+
+export const TEST_DATABASE_URL = process.env.DQ_TEST_DATABASE_URL
+
+export function engines(): Engine[] {
+  if (TEST_DATABASE_URL) return ['pglite', 'postgres']
+  if (process.env.CI === 'true') {
+    throw new Error(
+      'DQ_TEST_DATABASE_URL is not set: under CI=true the real-PostgreSQL tests must run (set it to postgres://postgres@127.0.0.1:5432/test)',
+    )
+  }
+  console.warn('DQ_TEST_DATABASE_URL is not set: running the engine tests on PGlite only')
+  return ['pglite']
+}
+
+/** A handle that can run raw SQL on the same database as the adapter under test. */
+export type TestDatabase = {
+  db: Database
+  /** Runs SQL text (several statements allowed) as the owner, outside any check. */
+  exec(sql: string): Promise<void>
+  /** One query's rows. */
+  query<T = Record<string, unknown>>(sql: string): Promise<T[]>
+  /** A postgres:// URL to this database, for CLI tests (postgres engine only). */
+  url?: string
+}
+
+async function createServerDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const admin = postgres(TEST_DATABASE_URL as string, { max: 1, onnotice: () => {} })
+  const name = `dq_test_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
+  await admin.unsafe(`create database ${name}`)
+  const url = new URL(TEST_DATABASE_URL as string)
+  url.pathname = `/${name}`
+  return {
+    url: url.toString(),
+    drop: async () => {
+      await admin.unsafe(`drop database if exists ${name} with (force)`)
+      await admin.end()
+    },
+  }
+}
+
+export async function openTestDatabase(engine: Engine): Promise<TestDatabase & { close(): Promise<void> }> {
+  if (engine === 'pglite') {
+    const db = await PGliteDatabase.open('memory')
+    return {
+      db,
+      exec: (sql) => db.exec(sql),
+      query: async <T>(sql: string) => (await db.pg.query<T>(sql)).rows,
+      close: () => db.close(),
+    }
+  }
+  const server = await createServerDatabase()
+  const db = PostgresJsDatabase.connect(server.url)
+  // One connection of its own, so SQL text may hold BEGIN/COMMIT (the seed does).
+  const owner = postgres(server.url, { max: 1, onnotice: () => {} })
+  return {
+    db,
+    url: server.url,
+    exec: async (sql) => {
+      await owner.unsafe(sql)
+    },
+    query: async <T>(sql: string) => (await owner.unsafe(sql)) as unknown as T[],
+    close: async () => {
+      await db.close()
+      await owner.end()
+      await server.drop()
+    },
+  }
+}
+
+/** Opens a fresh database for this describe block: migrated, and seeded when asked. */
+export function useDatabase(engine: Engine, options: { seed?: boolean } = {}): () => TestDatabase {
+  let handle: (TestDatabase & { close(): Promise<void> }) | undefined
+  beforeAll(async () => {
+    handle = await openTestDatabase(engine)
+    await handle.db.migrate()
+    if (options.seed) await handle.exec(await readFile(SEED_FILE, 'utf8'))
+  })
+  afterAll(async () => {
+    await handle?.close()
+  })
+  return () => {
+    if (!handle) throw new Error('database not ready (beforeAll failed?)')
+    return handle
+  }
+}
