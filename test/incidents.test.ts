@@ -42,7 +42,11 @@ describe.each(engines())('the five incidents on %s', (engine) => {
         ratio: 0.8346,
       })
       expect(r.sample).toHaveLength(5)
-      for (const entry of r.sample as { id: number; stored: string | null; expected: string | null }[]) {
+      for (const entry of r.sample as {
+        id: number
+        stored: string | null
+        expected: string | null
+      }[]) {
         expect(entry.stored).not.toBe(entry.expected)
       }
     })
@@ -112,16 +116,26 @@ describe.each(engines())('the five incidents on %s', (engine) => {
     })
 
     it('core.company_canonical passes', () => {
-      expect(result('company_canonical_updated_at_trigger')).toMatchObject({ status: 'pass', value: 0 })
+      expect(result('company_canonical_updated_at_trigger')).toMatchObject({
+        status: 'pass',
+        value: 0,
+      })
     })
 
     it('trg_sync_person_experience exists but is disabled', () => {
       const r = result('person_experience_sync_trigger')
       expect(r.value).toBe(1)
-      const [table] = r.details.tables as { problem: string; triggers: { name: string; state: string; enabled: boolean }[] }[]
+      const [table] = r.details.tables as {
+        problem: string
+        triggers: { name: string; state: string; enabled: boolean }[]
+      }[]
       expect(table?.problem).toBe('disabled')
       expect(table?.triggers).toContainEqual(
-        expect.objectContaining({ name: 'trg_sync_person_experience', state: 'disabled', enabled: false }),
+        expect.objectContaining({
+          name: 'trg_sync_person_experience',
+          state: 'disabled',
+          enabled: false,
+        }),
       )
     })
 
@@ -143,13 +157,23 @@ describe.each(engines())('the five incidents on %s', (engine) => {
     it('task_comments: 470 groups, 14194 extra of 14664 rows, no unique index', () => {
       const r = result('breezeway_task_comments_duplicates')
       expect(r.value).toBe(14194)
-      expect(r.details).toMatchObject({ rows: 14664, groups: 470, extra_rows: 14194, unique_index: false })
+      expect(r.details).toMatchObject({
+        rows: 14664,
+        groups: 470,
+        extra_rows: 14194,
+        unique_index: false,
+      })
       expect(r.sample).toHaveLength(5)
     })
 
     it('task_photos: 260 keys, 6893 extra of 7153 rows, no unique index', () => {
       const r = result('breezeway_task_photos_duplicates')
-      expect(r.details).toMatchObject({ rows: 7153, keys: 260, extra_rows: 6893, unique_index: false })
+      expect(r.details).toMatchObject({
+        rows: 7153,
+        keys: 260,
+        extra_rows: 6893,
+        unique_index: false,
+      })
     })
 
     it('task_tags: clean, covered by its unique constraint', () => {
@@ -190,6 +214,10 @@ describe.each(engines())('the five incidents on %s', (engine) => {
 
   it('records the run in history', async () => {
     const history = await database().db.history('pwh_experience_key_stale', 5)
-    expect(history[0]).toMatchObject({ check: 'pwh_experience_key_stale', status: 'fail', value: 8346 })
+    expect(history[0]).toMatchObject({
+      check: 'pwh_experience_key_stale',
+      status: 'fail',
+      value: 8346,
+    })
   })
 })

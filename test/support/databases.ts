@@ -63,7 +63,9 @@ async function createServerDatabase(): Promise<{ url: string; drop: () => Promis
   }
 }
 
-export async function openTestDatabase(engine: Engine): Promise<TestDatabase & { close(): Promise<void> }> {
+export async function openTestDatabase(
+  engine: Engine,
+): Promise<TestDatabase & { close(): Promise<void> }> {
   if (engine === 'pglite') {
     const db = await PGliteDatabase.open('memory')
     return {
