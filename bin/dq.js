@@ -4,7 +4,12 @@
 import { spawnSync } from 'node:child_process'
 
 if (process.features.typescript) {
-  await import('../functions/cli.ts')
+  const { main } = await import('../functions/cli.ts')
+  process.exitCode = await main(process.argv.slice(2), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+  })
 } else {
   const child = spawnSync(
     process.execPath,

@@ -11,6 +11,7 @@
  */
 import { z } from 'zod'
 import { DqError } from './errors.ts'
+import { cronError } from './schedule.ts'
 
 export const CHECK_KINDS = [
   'stale_keys',
@@ -45,14 +46,14 @@ const interval = z
     'must be an interval such as "24 hours" or "7 days"',
   )
 
-/** Standard five-field cron, e.g. "0 * * * *". */
+/** Standard five-field cron, e.g. "0 * * * *" (UTC). */
 const cron = z
   .string()
   .trim()
-  .regex(
-    /^(\S+\s+){4}\S+$/,
-    'must be a five-field cron expression such as "0 * * * *" (minute hour day month weekday)',
-  )
+  .superRefine((expression, ctx) => {
+    const problem = cronError(expression)
+    if (problem) ctx.addIssue({ code: 'custom', message: problem })
+  })
 
 export const ThresholdSchema = z.strictObject({
   warn: z.number().nonnegative().optional(),

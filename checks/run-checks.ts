@@ -13,7 +13,7 @@
  */
 import type { Database } from '../db/database.ts'
 import type { ResolvedCheck } from './catalog.ts'
-import { messageOf } from './errors.ts'
+import { DqError, messageOf } from './errors.ts'
 import type { CheckResult, RunResult, RunTrigger } from './result.ts'
 import { evaluateThreshold } from './threshold.ts'
 
@@ -23,6 +23,12 @@ export type RunOptions = {
   onResult?: (result: CheckResult, index: number, total: number) => void
   /** Cron expression + scheduled time, for runs that must record once. */
   idempotencyKey?: string
+  /**
+   * A check already running elsewhere (another request, an overlapping cron
+   * run): 'reject' throws DqError('check_running') (HTTP 409); 'error' (the
+   * default) reports that check as an error and runs the others.
+   */
+  singleFlight?: 'reject' | 'error'
   /** Skip writing to history (e.g. `dq validate`); default false. */
   record?: boolean
   now?: () => Date
@@ -36,7 +42,11 @@ export type RunOutcome = RunResult & {
 }
 
 /** Runs one check and never throws: a failure becomes an `error` result. */
-export async function runCheck(db: Database, check: ResolvedCheck): Promise<CheckResult> {
+export async function runCheck(
+  db: Database,
+  check: ResolvedCheck,
+  singleFlight: 'reject' | 'error' = 'error',
+): Promise<CheckResult> {
   const started = performance.now()
   const base = { check: check.name, kind: check.kind, threshold: check.threshold }
   try {
@@ -51,6 +61,9 @@ export async function runCheck(db: Database, check: ResolvedCheck): Promise<Chec
       error: null,
     }
   } catch (error) {
+    if (singleFlight === 'reject' && error instanceof DqError && error.code === 'check_running') {
+      throw error
+    }
     return {
       ...base,
       status: 'error',
@@ -73,7 +86,7 @@ export async function runChecks(
   const started = performance.now()
   const results: CheckResult[] = []
   for (const [index, check] of checks.entries()) {
-    const result = await runCheck(db, check)
+    const result = await runCheck(db, check, options.singleFlight ?? 'error')
     results.push(result)
     options.onResult?.(result, index, checks.length)
   }

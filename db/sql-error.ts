@@ -47,6 +47,9 @@ export function databaseError(error: unknown): DqError {
   if (state === '3F000' && !/schema "dq"/.test(message)) {
     return new DqError('database', message, { sqlstate: state })
   }
+  if (state === 'DQ409') {
+    return new DqError('check_running', message, { sqlstate: state })
+  }
   const known = state ? HINTS[state] : undefined
   if (known) {
     return new DqError(known.code, `${message} (${known.hint})`, { sqlstate: state })

@@ -182,6 +182,7 @@ async function migrate(flags: Flags, io: Io): Promise<number> {
 
 async function run(flags: Flags, io: Io): Promise<number> {
   const catalog = await loadCatalog(flags.catalog)
+  io.stderr.write(`dq run: catalog ${catalog.path}\n`)
   const checks = selectChecks(catalog, { names: flags.check, tags: flags.tag })
   return withDatabase(flags, io, (db) => runAndReport(db, checks, flags.json ?? false, io))
 }
@@ -301,14 +302,4 @@ async function demo(io: Io): Promise<number> {
   } finally {
     await db.close()
   }
-}
-
-const isEntryPoint =
-  import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/bin/dq.js')
-if (isEntryPoint) {
-  process.exitCode = await main(process.argv.slice(2), {
-    stdout: process.stdout,
-    stderr: process.stderr,
-    env: process.env,
-  })
 }
