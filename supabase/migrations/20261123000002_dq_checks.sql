@@ -155,11 +155,30 @@ as $$
   select case when coalesce(total, 0) = 0 then 0 else round(part / total, 6) end
 $$;
 
+-- A deparsed expression with the SQL-syntax spellings of trim() (how
+-- PostgreSQL 14+ deparses `trim(x)`) rewritten as the plain calls they are, so
+-- that `trim(x)` and `btrim(x)` compare equal.
+create or replace function dq.canonical_expression(expr text)
+returns text
+language sql
+immutable
+set search_path = pg_catalog
+as $$
+  select regexp_replace(regexp_replace(regexp_replace(expr,
+    '\mTRIM\(BOTH FROM ', 'btrim(', 'g'),
+    '\mTRIM\(LEADING FROM ', 'ltrim(', 'g'),
+    '\mTRIM\(TRAILING FROM ', 'rtrim(', 'g')
+$$;
+
 -- Does a unique index (or constraint) on `rel` cover exactly `exprs`?
 -- Compares the index's deparsed columns with the deparsed check expressions
 -- (EXPLAIN VERBOSE deparses them the same way), so `lower(trim(title))` matches
 -- an index on lower(btrim(title)) spelled either way. Partial indexes do not
--- cover the whole table and do not count.
+-- cover the whole table and do not count. A partitioned table's unique index
+-- covers its partitions (it must include the partition key); an inheritance
+-- parent's does not cover its children, so it does not count.
+-- The EXPLAIN reads `only` the relation: a partitioned table then plans as one
+-- relation whose output is unqualified, instead of an Append of its partitions.
 -- VOLATILE only because PL/pgSQL refuses EXPLAIN in a non-volatile function;
 -- it reads the catalog and nothing else.
 create or replace function dq.has_unique_index(rel regclass, exprs text[])
@@ -179,22 +198,29 @@ begin
   if not exists (select 1 from pg_index i where i.indrelid = rel and i.indisunique and i.indpred is null) then
     return false;
   end if;
-  execute format('explain (verbose, format json) select %s from %s as dq_t',
+  if exists (select 1 from pg_class c where c.oid = rel and c.relkind <> 'p')
+     and exists (select 1 from pg_inherits h where h.inhparent = rel) then
+    return false;
+  end if;
+  execute format('explain (verbose, format json) select %s from only %s as dq_t',
     (select string_agg(format('(%s)', e), ', ') from unnest(exprs) e), rel::text)
     into plan;
-  select array_agg(distinct replace(o, 'dq_t.', '')) into wanted
+  select array_agg(distinct dq.canonical_expression(replace(o, 'dq_t.', ''))) into wanted
   from jsonb_array_elements_text(plan -> 0 -> 'Plan' -> 'Output') o;
+  if wanted is null then
+    return false;
+  end if;
 
   select exists (
     select 1
     from pg_index i
     where i.indrelid = rel and i.indisunique and i.indpred is null and i.indisvalid
       and (
-        select array_agg(distinct pg_get_indexdef(i.indexrelid, k, false))
+        select array_agg(distinct dq.canonical_expression(pg_get_indexdef(i.indexrelid, k, false)))
         from generate_series(1, i.indnkeyatts) k
       ) operator(pg_catalog.@>) wanted
       and wanted operator(pg_catalog.@>) (
-        select array_agg(distinct pg_get_indexdef(i.indexrelid, k, false))
+        select array_agg(distinct dq.canonical_expression(pg_get_indexdef(i.indexrelid, k, false)))
         from generate_series(1, i.indnkeyatts) k
       )
   ) into found;
@@ -321,6 +347,14 @@ begin
   if spec is null or jsonb_typeof(spec) <> 'object' then
     raise exception using errcode = '22023', message = 'check spec must be a JSON object';
   end if;
+  -- Single flight: two runs of one check never overlap (HTTP answers 409).
+  -- A transaction-scoped advisory lock works through every adapter,
+  -- PostgREST included, and is released when the check's transaction ends.
+  if spec ? 'name' and dq.scan_guard() = 'true'
+     and not pg_try_advisory_xact_lock(hashtext('dq-monitor'), hashtext(spec ->> 'name')) then
+    raise exception using errcode = 'DQ409',
+      message = format('check "%s" is already running (another run holds it); try again when it finishes', spec ->> 'name');
+  end if;
   case spec ->> 'kind'
     when 'duplicates' then return dq.check_duplicates(spec);
     when 'stale_keys' then return dq.check_stale_keys(spec);
@@ -395,7 +429,9 @@ $$;
 -- Targets are one `table`, or every table in `schemas` that has `column`.
 -- Internal triggers (foreign keys) never count; a clone of a partitioned
 -- parent's trigger does. tgenabled O (origin) and A (always) fire in a normal
--- session; D (disabled) and R (replica only) do not.
+-- session; D (disabled) and R (replica only) do not. Trigger and function
+-- names match as stored or as SQL reads them: "SetStamp" quoted keeps its
+-- case, Set_Stamp unquoted folds to set_stamp.
 create or replace function dq.check_trigger(spec jsonb)
 returns jsonb
 language plpgsql
@@ -447,6 +483,13 @@ begin
         select 1 from pg_attribute a
         where a.attrelid = c.oid and a.attname = dq.column_label(spec ->> 'column')
           and a.attnum > 0 and not a.attisdropped);
+    -- A misspelt column would otherwise pass, having checked nothing.
+    if cardinality(targets) = 0 then
+      raise exception using errcode = '42703',
+        message = format('check field "column": no table in schema %s has a column "%s"',
+          (select string_agg(quote_ident(s), ', ') from jsonb_array_elements_text(spec -> 'schemas') s),
+          dq.column_label(spec ->> 'column'));
+    end if;
   else
     perform dq.relation_sql(spec ->> 'table', 'table');
     targets := array[(spec ->> 'table')::regclass::oid];
@@ -466,10 +509,10 @@ begin
   ),
   described as (
     select ut.*,
-      (trigger_name is null or ut.tgname = trigger_name)
+      (trigger_name is null or ut.tgname in (trigger_name, dq.column_label(trigger_name)))
       and (function_name is null or case
              when function_name like '%.%' then ut.fn_oid = to_regproc(function_name)::oid
-             else ut.proname = function_name end)
+             else ut.proname in (function_name, dq.column_label(function_name)) end)
       and (ut.tgtype & event_mask) = event_mask
       and (timing is null
            or (timing = 'BEFORE' and ut.tgtype & 2 = 2)
