@@ -27,6 +27,13 @@ export type Io = {
   env: NodeJS.ProcessEnv
 }
 
+const SERVE_HELP = `Usage: dq serve [--port N] [--catalog FILE] [--db URL]
+
+Serves the HTTP API (the same Hono app as the Worker) on Node, on 127.0.0.1.
+Every route but GET /health needs "Authorization: Bearer $DQ_API_TOKEN"
+(DQ_API_TOKEN must be set, at least 16 characters). Default port 8787.
+`
+
 const HELP: Record<string, string> = {
   main: `dq: data-quality checks for PostgreSQL / Supabase
 
@@ -38,6 +45,7 @@ Commands:
   run        run checks, record them in history, print the results
   history    a check's past results
   validate   check a catalog file (and, with --db, that it resolves in the database)
+  serve      serve the HTTP API (the Worker's app) on Node
 
 Run "dq <command> --help" for a command's options.
 
@@ -75,6 +83,7 @@ Options:
 
 A check's past results, newest first (default 20, at most 1000).
 `,
+  serve: SERVE_HELP,
   validate: `Usage: dq validate [--catalog FILE] [--db URL]
 
 Checks a catalog against the schema: every error names its field, e.g.
@@ -90,6 +99,7 @@ const OPTIONS = {
   db: { type: 'string' },
   json: { type: 'boolean' },
   limit: { type: 'string' },
+  port: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -99,6 +109,7 @@ const ALLOWED: Record<string, (keyof typeof OPTIONS)[]> = {
   run: ['catalog', 'check', 'tag', 'db', 'json'],
   history: ['check', 'limit', 'db', 'json'],
   validate: ['catalog', 'db'],
+  serve: ['port', 'catalog', 'db'],
 }
 
 type Flags = {
@@ -108,6 +119,7 @@ type Flags = {
   db?: string
   json?: boolean
   limit?: string
+  port?: string
   help?: boolean
 }
 
@@ -151,6 +163,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
         return await history(flags, io)
       case 'validate':
         return await validate(flags, io)
+      case 'serve':
+        return await serve(flags, io)
     }
     return 2
   } catch (error) {
@@ -302,4 +316,36 @@ async function demo(io: Io): Promise<number> {
   } finally {
     await db.close()
   }
+}
+
+async function serve(flags: Flags, io: Io): Promise<number> {
+  const token = io.env.DQ_API_TOKEN ?? ''
+  if (token.length < 16) {
+    throw new DqError(
+      'config',
+      'set DQ_API_TOKEN (at least 16 characters) before "dq serve": every route but /health requires it',
+    )
+  }
+  const port = flags.port === undefined ? 8787 : Number(flags.port)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new DqError('invalid_input', `--port must be a port number, got "${flags.port}"`)
+  }
+  const catalog = await loadCatalog(flags.catalog)
+  const db = await openDatabase(flags.db ?? io.env.DQ_DATABASE_URL)
+  const { serve: listen } = await import('@hono/node-server')
+  const { createApp } = await import('./app.ts')
+  const app = createApp(() => ({ catalog, token, withDatabase: (use) => use(db) }))
+  const server = listen({ fetch: app.fetch, port, hostname: '127.0.0.1' }, (info) => {
+    io.stderr.write(
+      `dq serve: ${catalog.checks.length} checks from ${catalog.path}, database ${db.label}\n`,
+    )
+    io.stderr.write(`dq serve: listening on http://127.0.0.1:${info.port}\n`)
+  })
+  await new Promise<void>((resolve) => {
+    const stop = () => server.close(() => resolve())
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+  })
+  await db.close()
+  return 0
 }
