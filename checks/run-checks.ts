@@ -113,3 +113,9 @@ export async function runChecks(
 function elapsed(started: number): number {
   return Math.max(0, Math.round(performance.now() - started))
 }
+
+/** The result contract alone, without the outcome's bookkeeping (what HTTP and --json return). */
+export function runResultOf(outcome: RunOutcome): RunResult {
+  const { recorded: _recorded, recordError: _recordError, ...run } = outcome
+  return run
+}

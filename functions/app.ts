@@ -18,7 +18,7 @@ import { z } from 'zod'
 import type { Catalog } from '../checks/catalog.ts'
 import { DqError, type ErrorBody, type ErrorCode } from '../checks/errors.ts'
 import { selectChecks } from '../checks/load-catalog.ts'
-import { runChecks } from '../checks/run-checks.ts'
+import { runChecks, runResultOf } from '../checks/run-checks.ts'
 import type { Database } from '../db/database.ts'
 
 /** What a request needs, resolved per request (Worker bindings) or once (Node). */
@@ -130,8 +130,7 @@ export function createApp(resolveServices: (c: Context) => Services | Promise<Se
     const run = await withDatabase((db) =>
       runChecks(db, checks, { trigger: 'http', singleFlight: 'reject' }),
     )
-    const { recorded: _recorded, recordError: _recordError, ...result } = run
-    return c.json(result)
+    return c.json(runResultOf(run))
   })
 
   app.post('/runs', withEmptyBodyAsObject, json(RunManyBody), async (c) => {
@@ -139,8 +138,7 @@ export function createApp(resolveServices: (c: Context) => Services | Promise<Se
     const body = c.req.valid('json')
     const checks = selectChecks(catalog, { names: body.checks, tags: body.tags })
     const run = await withDatabase((db) => runChecks(db, checks, { trigger: 'http' }))
-    const { recorded: _recorded, recordError: _recordError, ...result } = run
-    return c.json(result)
+    return c.json(runResultOf(run))
   })
 
   app.post('/history', json(HistoryBody), async (c) => {

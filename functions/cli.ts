@@ -14,7 +14,7 @@ import type { Catalog, ResolvedCheck } from '../checks/catalog.ts'
 import { DqError, messageOf } from '../checks/errors.ts'
 import { loadCatalog, selectChecks } from '../checks/load-catalog.ts'
 import { exitCodeFor } from '../checks/result.ts'
-import { runChecks } from '../checks/run-checks.ts'
+import { runChecks, runResultOf } from '../checks/run-checks.ts'
 import type { Database } from '../db/database.ts'
 import { SEED_FILE } from '../db/migrations.ts'
 import { openDatabase } from '../db/open-database.ts'
@@ -218,7 +218,8 @@ async function runAndReport(
       io.stderr.write(live ? `\r\x1b[2K${line}${index + 1 === total ? '\n' : ''}` : `${line}\n`)
     },
   })
-  const { recorded, recordError, ...run } = outcome
+  const { recorded, recordError } = outcome
+  const run = runResultOf(outcome)
   if (json) {
     io.stdout.write(`${JSON.stringify(run, null, 2)}\n`)
   } else {
