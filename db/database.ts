@@ -1,8 +1,10 @@
 /**
  * The database port: everything dq-monitor asks of a database. One adapter per
- * way to reach PostgreSQL (embedded PGlite, postgres.js, supabase-js); all of
- * them call the same `dq.*` SQL functions, so a check behaves identically
- * everywhere.
+ * way to reach PostgreSQL (embedded PGlite, postgres.js, supabase-js). An
+ * adapter implements one primitive, `call`: run a `dq.*` SQL function with
+ * named arguments and return its jsonb result. Everything else is built on it
+ * here, once, so a check behaves identically everywhere and a new `dq`
+ * function needs no per-adapter code.
  *
  * @example
  * ```ts
@@ -13,16 +15,32 @@
  * ```
  */
 import type { CheckSpec } from '../checks/catalog.ts'
+import { DqError } from '../checks/errors.ts'
 import type { HistoryEntry, Measurement, RunResult } from '../checks/result.ts'
+import { parseHistory, parseLatest, parseMeasurement } from './results.ts'
 
 export type RunRecord = RunResult & {
   /** Cron expression + scheduled time: a tick delivered twice records one run. */
   idempotency_key?: string
 }
 
+export type CallOptions = {
+  /**
+   * Runs the call in its own READ ONLY transaction with this statement
+   * timeout (and LOCK_TIMEOUT_MS): how every check runs. Through PostgREST the
+   * function's volatility (STABLE) makes the transaction read-only instead.
+   */
+  readOnly?: { timeoutSeconds: number }
+}
+
 export interface Database {
   /** Where this points, safe to print (never a password). */
   readonly label: string
+  /**
+   * The port's one primitive: `select dq.<fn>(name => value, ...)`, returning
+   * the function's (jsonb) result. Errors are DqError values (db/sql-error.ts).
+   */
+  call(fn: string, args: Record<string, unknown>, options?: CallOptions): Promise<unknown>
   /** Runs one check in its own READ ONLY transaction with a statement timeout. */
   runCheck(spec: CheckSpec, options: { timeoutSeconds: number }): Promise<Measurement>
   /** Plans a check's queries without reading user rows (`dq validate --db`). */
@@ -40,3 +58,57 @@ export interface Database {
 
 /** Lock timeout for checks: a check waits this long at most for a table lock. */
 export const LOCK_TIMEOUT_MS = 5_000
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]*$/
+
+/**
+ * `dq.fn(a => $1, b => $2)` for the direct adapters. Function and argument
+ * names come from our own code, never from users; they are still checked so
+ * nothing but an identifier can reach the SQL text.
+ */
+export function callSql(
+  fn: string,
+  args: Record<string, unknown>,
+): { text: string; values: unknown[] } {
+  const names = Object.keys(args)
+  for (const name of [fn, ...names]) {
+    if (!IDENTIFIER.test(name))
+      throw new DqError('internal', `not a dq function or argument name: "${name}"`)
+  }
+  const list = names.map((name, index) => `${name} => $${index + 1}`).join(', ')
+  return {
+    text: `select dq.${fn}(${list}) as result`,
+    values: names.map((name) => args[name] ?? null),
+  }
+}
+
+/** The `dq.*` calls, written once on top of an adapter's `call`. */
+export abstract class DqDatabase implements Database {
+  abstract readonly label: string
+  abstract call(fn: string, args: Record<string, unknown>, options?: CallOptions): Promise<unknown>
+  abstract migrate(): Promise<void>
+  abstract close(): Promise<void>
+
+  async runCheck(spec: CheckSpec, options: { timeoutSeconds: number }): Promise<Measurement> {
+    return parseMeasurement(await this.call('run_check', { spec }, { readOnly: options }))
+  }
+
+  async validateCheck(spec: CheckSpec, options: { timeoutSeconds: number }): Promise<void> {
+    await this.call('validate_check', { spec }, { readOnly: options })
+  }
+
+  async recordRun(run: RunRecord): Promise<{ recorded: boolean }> {
+    const result = await this.call('record_run', { run })
+    return { recorded: Boolean((result as { recorded?: boolean } | null)?.recorded) }
+  }
+
+  async history(check: string, limit: number): Promise<HistoryEntry[]> {
+    return parseHistory(await this.call('check_history', { check_name: check, max_results: limit }))
+  }
+
+  async latestResults(checks?: readonly string[]): Promise<Record<string, HistoryEntry>> {
+    return parseLatest(
+      await this.call('latest_results', { check_names: checks ? [...checks] : null }),
+    )
+  }
+}

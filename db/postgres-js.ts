@@ -10,11 +10,8 @@
  * ```
  */
 import postgres, { type Sql } from 'postgres'
-import type { CheckSpec } from '../checks/catalog.ts'
-import type { HistoryEntry, Measurement } from '../checks/result.ts'
-import { type Database, LOCK_TIMEOUT_MS, type RunRecord } from './database.ts'
+import { type CallOptions, callSql, DqDatabase, LOCK_TIMEOUT_MS } from './database.ts'
 import { loadMigrations, MIGRATION_LOCK_KEY } from './migrations.ts'
-import { parseHistory, parseLatest, parseMeasurement } from './results.ts'
 import { databaseError } from './sql-error.ts'
 
 export type PostgresJsOptions = {
@@ -24,11 +21,12 @@ export type PostgresJsOptions = {
   prepare?: boolean
 }
 
-export class PostgresJsDatabase implements Database {
+export class PostgresJsDatabase extends DqDatabase {
   readonly label: string
   readonly sql: Sql
 
   private constructor(sql: Sql, label: string) {
+    super()
     this.sql = sql
     this.label = label
   }
@@ -41,36 +39,6 @@ export class PostgresJsDatabase implements Database {
       connection: { application_name: 'dq-monitor' },
     })
     return new PostgresJsDatabase(sql, redactUrl(url))
-  }
-
-  async runCheck(spec: CheckSpec, options: { timeoutSeconds: number }): Promise<Measurement> {
-    return parseMeasurement(await this.readOnly('run_check', spec, options.timeoutSeconds))
-  }
-
-  async validateCheck(spec: CheckSpec, options: { timeoutSeconds: number }): Promise<void> {
-    await this.readOnly('validate_check', spec, options.timeoutSeconds)
-  }
-
-  async recordRun(run: RunRecord): Promise<{ recorded: boolean }> {
-    const [row] = await this.guard(
-      () => this.sql`select dq.record_run(${this.sql.json(run as never)}) as result`,
-    )
-    return { recorded: Boolean((row?.result as { recorded?: boolean })?.recorded) }
-  }
-
-  async history(check: string, limit: number): Promise<HistoryEntry[]> {
-    const [row] = await this.guard(
-      () => this.sql`select dq.check_history(${check}, ${limit}::int) as result`,
-    )
-    return parseHistory(row?.result)
-  }
-
-  async latestResults(checks?: readonly string[]): Promise<Record<string, HistoryEntry>> {
-    const names = checks ? [...checks] : null
-    const [row] = await this.guard(
-      () => this.sql`select dq.latest_results(${names}::text[]) as result`,
-    )
-    return parseLatest(row?.result)
   }
 
   async migrate(): Promise<void> {
@@ -87,19 +55,22 @@ export class PostgresJsDatabase implements Database {
     await this.sql.end({ timeout: 5 })
   }
 
-  // READ ONLY transaction + timeouts: a check can never write, nor hang a run.
-  private async readOnly(
-    fn: 'run_check' | 'validate_check',
-    spec: CheckSpec,
-    timeoutSeconds: number,
+  async call(
+    fn: string,
+    args: Record<string, unknown>,
+    options: CallOptions = {},
   ): Promise<unknown> {
-    const rows = await this.guard(() =>
-      this.sql.begin('read only', async (tx) => {
-        await tx`select set_config('statement_timeout', ${String(Math.round(timeoutSeconds * 1000))}, true),
+    const { text, values } = callSql(fn, args)
+    const { readOnly } = options
+    const rows = await this.guard(async () => {
+      if (!readOnly) return this.sql.unsafe(text, values as never[])
+      // READ ONLY transaction + timeouts: a check can never write, nor hang a run.
+      return this.sql.begin('read only', async (tx) => {
+        await tx`select set_config('statement_timeout', ${String(Math.round(readOnly.timeoutSeconds * 1000))}, true),
                         set_config('lock_timeout', ${String(LOCK_TIMEOUT_MS)}, true)`
-        return tx`select ${tx(`dq.${fn}`)}(${tx.json(spec as never)}) as result`
-      }),
-    )
+        return tx.unsafe(text, values as never[])
+      })
+    })
     return rows[0]?.result
   }
 
