@@ -35,6 +35,11 @@ const BindingsSchema = z
         /^postgres(ql)?:\/\//,
         'must be a postgres:// URL (wrangler secret put DQ_DATABASE_URL)',
       )
+      // The URL itself is never echoed: it holds the password.
+      .refine(
+        (url) => URL.canParse(url),
+        'is not a valid URL (check the host, port and escaping of the password)',
+      )
       .optional(),
     HYPERDRIVE: z.object({ connectionString: z.string() }).optional(),
   })
@@ -65,13 +70,12 @@ function connect(bindings: Bindings): Database {
   return PostgresJsDatabase.connect(bindings.DQ_DATABASE_URL as string, { max: 2 })
 }
 
+// No db.close(): the Workers runtime closes a request's sockets when it ends,
+// and postgres.js's end() leaves an unhandled "Stream was cancelled" rejection
+// in workerd on every close (porsager/postgres#1202; Cloudflare's Hyperdrive
+// examples dropped sql.end() for the same reason).
 async function withDatabase<T>(bindings: Bindings, use: (db: Database) => Promise<T>): Promise<T> {
-  const db = connect(bindings)
-  try {
-    return await use(db)
-  } finally {
-    await db.close()
-  }
+  return use(connect(bindings))
 }
 
 const app = createApp((c): Services => {

@@ -1,0 +1,61 @@
+/**
+ * The cron path inside workerd: the Worker's `scheduled` handler runs the
+ * checks due at the tick and records one run with trigger "cron"; the same
+ * tick delivered twice records one run.
+ */
+import {
+  createExecutionContext,
+  createScheduledController,
+  waitOnExecutionContext,
+} from 'cloudflare:test'
+import { env } from 'cloudflare:workers'
+import postgres from 'postgres'
+import { describe, expect, inject, it } from 'vitest'
+import worker from '../../functions/worker.ts'
+
+const hasDatabase = inject('workerdDatabaseUrl') !== ''
+
+async function fire(cron: string, scheduledTime: Date) {
+  const controller = createScheduledController({ cron, scheduledTime })
+  const ctx = createExecutionContext()
+  await worker.scheduled(controller, env, ctx)
+  await waitOnExecutionContext(ctx)
+}
+
+describe.runIf(hasDatabase)('scheduled', () => {
+  // Not ended: see functions/worker.ts (postgres.js end() in workerd); the runtime closes it.
+  const sql = postgres(env.DQ_DATABASE_URL, { max: 1, onnotice: () => {} })
+
+  it('an hourly tick runs the catalog and records one cron run', async () => {
+    const at = new Date('2026-11-23T03:00:00Z')
+    await fire('0 * * * *', at)
+    const runs = await sql`
+      select id, trigger, idempotency_key, started_at from dq.runs where idempotency_key = ${`0 * * * *@${at.toISOString()}`}`
+    expect(runs).toHaveLength(1)
+    expect(runs[0]?.trigger).toBe('cron')
+    const results = await sql`
+      select check_name, status, value::float8 as value from dq.results where run_id = ${runs[0]?.id} order by check_name`
+    expect(results).toHaveLength(13)
+    expect(results.find((r) => r.check_name === 'pwh_experience_key_stale')).toMatchObject({
+      status: 'fail',
+      value: 8346,
+    })
+    expect(results.filter((r) => r.status === 'error')).toEqual([])
+  })
+
+  it('the same tick delivered twice records one run', async () => {
+    const at = new Date('2026-11-23T04:00:00Z')
+    await Promise.all([fire('0 * * * *', at), fire('0 * * * *', at)])
+    await fire('0 * * * *', at)
+    const [row] = await sql`
+      select count(*)::int as runs from dq.runs where idempotency_key = ${`0 * * * *@${at.toISOString()}`}`
+    expect(row?.runs).toBe(1)
+  })
+
+  it('a tick at which no check is due records nothing', async () => {
+    const before = await sql`select count(*)::int as n from dq.runs`
+    await fire('30 * * * *', new Date('2026-11-23T05:30:00Z'))
+    const after = await sql`select count(*)::int as n from dq.runs`
+    expect(after[0]?.n).toBe(before[0]?.n)
+  })
+})
