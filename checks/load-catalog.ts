@@ -13,7 +13,7 @@
 import { access, readFile } from 'node:fs/promises'
 import { extname, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { type Catalog, parseCatalog, type ResolvedCheck } from './catalog.ts'
+import { type Catalog, parseCatalog } from './catalog.ts'
 import { DqError, messageOf } from './errors.ts'
 
 export const BUNDLED_CATALOG = new URL('./catalog.json', import.meta.url)
@@ -48,29 +48,5 @@ export async function loadCatalog(path?: string): Promise<Catalog & { path: stri
   return { ...parseCatalog(input, file), path: file }
 }
 
-export type Selection = { names?: readonly string[]; tags?: readonly string[] }
-
-/**
- * The checks a run executes: the named ones (even if disabled), else the
- * enabled ones with any of the tags, else every enabled check.
- */
-export function selectChecks(catalog: Catalog, selection: Selection = {}): ResolvedCheck[] {
-  const names = selection.names ?? []
-  const tags = selection.tags ?? []
-  const unknown = names.filter((name) => !catalog.checks.some((check) => check.name === name))
-  if (unknown.length > 0) {
-    throw new DqError(
-      'unknown_check',
-      `no check named ${unknown.map((n) => `"${n}"`).join(', ')} in the catalog (known: ${catalog.checks.map((c) => c.name).join(', ') || 'none'})`,
-      { unknown },
-    )
-  }
-  return catalog.checks.filter((check) => {
-    if (names.length > 0 || tags.length > 0) {
-      return (
-        names.includes(check.name) || (check.enabled && check.tags.some((t) => tags.includes(t)))
-      )
-    }
-    return check.enabled
-  })
-}
+// Kept here too for the CLI's convenience; the Worker imports ./select-checks.ts (no node:fs).
+export { type Selection, selectChecks } from './select-checks.ts'

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { parseCatalog } from './catalog.ts'
-import { cronError, dueChecks, isDue } from './schedule.ts'
+import { cronError, dueChecks, isDue, tickOf } from './schedule.ts'
 
 describe('schedules', () => {
   it('isDue matches the minute of the tick, in UTC', () => {
@@ -45,5 +45,18 @@ describe('schedules', () => {
         ],
       }),
     ).toThrow(/checks\[0\]\.schedule/)
+  })
+
+  it('tickOf maps an event to the tick of its cron it belongs to', () => {
+    const at = (iso: string) => new Date(iso)
+    // A real delivery: the scheduled minute itself.
+    expect(tickOf('0 * * * *', at('2026-11-23T06:00:00Z'))).toEqual(at('2026-11-23T06:00:00Z'))
+    expect(tickOf('0 * * * *', at('2026-11-23T06:00:37Z'))).toEqual(at('2026-11-23T06:00:00Z'))
+    // A manual trigger mid-hour: the current hourly tick.
+    expect(tickOf('0 * * * *', at('2026-11-23T06:47:12Z'))).toEqual(at('2026-11-23T06:00:00Z'))
+    expect(tickOf('*/15 * * * *', at('2026-11-23T06:47:12Z'))).toEqual(at('2026-11-23T06:45:00Z'))
+    expect(tickOf('0 0 * * *', at('2026-11-23T06:47:12Z'))).toEqual(at('2026-11-23T00:00:00Z'))
+    // No usable cron: the minute of the event.
+    expect(tickOf('', at('2026-11-23T06:47:12Z'))).toEqual(at('2026-11-23T06:47:00Z'))
   })
 })

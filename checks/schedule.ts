@@ -30,6 +30,22 @@ export function isDue(expression: string, at: Date): boolean {
   return CronExpressionParser.parse(expression, { tz: 'UTC' }).includesDate(minute)
 }
 
+/**
+ * The tick an event at `at` belongs to: the latest time at or before `at`
+ * (to the minute) when the trigger's cron fires. A real cron event is
+ * delivered with its scheduled minute, so this is `at` itself; a manual one
+ * (`wrangler dev`'s /__scheduled fires "now") maps to the current tick, and
+ * firing it again is the same tick, recorded once. An empty or invalid cron
+ * (a hand-made event) keeps the minute of `at`.
+ */
+export function tickOf(cron: string, at: Date): Date {
+  const minute = new Date(Math.floor(at.getTime() / 60_000) * 60_000)
+  if (cronError(cron) !== undefined) return minute
+  const expression = CronExpressionParser.parse(cron, { tz: 'UTC', currentDate: minute })
+  if (expression.includesDate(minute)) return minute
+  return expression.prev().toDate()
+}
+
 /** The enabled checks whose schedule fires at `at`. */
 export function dueChecks(checks: readonly ResolvedCheck[], at: Date): ResolvedCheck[] {
   return checks.filter((check) => check.enabled && isDue(check.schedule, at))

@@ -11,7 +11,6 @@
  */
 import postgres, { type Sql } from 'postgres'
 import { type CallOptions, callSql, DqDatabase, LOCK_TIMEOUT_MS } from './database.ts'
-import { loadMigrations, MIGRATION_LOCK_KEY } from './migrations.ts'
 import { databaseError } from './sql-error.ts'
 
 export type PostgresJsOptions = {
@@ -42,6 +41,8 @@ export class PostgresJsDatabase extends DqDatabase {
   }
 
   async migrate(): Promise<void> {
+    // Imported here: it reads files with node:fs, which the Worker bundle must not evaluate.
+    const { loadMigrations, MIGRATION_LOCK_KEY } = await import('./migrations.ts')
     const migrations = await loadMigrations()
     await this.guard(() =>
       this.sql.begin(async (tx) => {

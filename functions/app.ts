@@ -17,8 +17,8 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { z } from 'zod'
 import type { Catalog } from '../checks/catalog.ts'
 import { DqError, type ErrorBody, type ErrorCode } from '../checks/errors.ts'
-import { selectChecks } from '../checks/load-catalog.ts'
 import { runChecks, runResultOf } from '../checks/run-checks.ts'
+import { selectChecks } from '../checks/select-checks.ts'
 import type { Database } from '../db/database.ts'
 
 /** What a request needs, resolved per request (Worker bindings) or once (Node). */

@@ -16,7 +16,7 @@ import { z } from 'zod'
 import { parseCatalog } from '../checks/catalog.ts'
 import { DqError } from '../checks/errors.ts'
 import { runChecks } from '../checks/run-checks.ts'
-import { dueChecks } from '../checks/schedule.ts'
+import { dueChecks, tickOf } from '../checks/schedule.ts'
 import type { Database } from '../db/database.ts'
 import { PostgresJsDatabase } from '../db/postgres-js.ts'
 import { createApp, type Services } from './app.ts'
@@ -90,9 +90,13 @@ const app = createApp((c): Services => {
 /** Runs the checks due at this tick; a tick delivered twice records one run. */
 export async function runScheduled(controller: ScheduledController, env: unknown) {
   const bindings = config(env)
-  const at = new Date(controller.scheduledTime)
+  const at = tickOf(controller.cron, new Date(controller.scheduledTime))
   const checks = dueChecks(catalog.checks, at)
-  if (checks.length === 0) return undefined
+  if (checks.length === 0) {
+    // Says in the logs why a tick did nothing (its cron matches no check's schedule).
+    console.log(`dq-monitor: no check is due at ${at.toISOString()} (cron "${controller.cron}")`)
+    return undefined
+  }
   return withDatabase(bindings, (db) =>
     runChecks(db, checks, {
       trigger: 'cron',
