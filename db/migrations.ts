@@ -9,6 +9,8 @@
  * ```
  */
 import { readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 
 export const MIGRATIONS_DIR = new URL('../supabase/migrations/', import.meta.url)
 export const SEED_FILE = new URL('../supabase/seed.sql', import.meta.url)
@@ -16,9 +18,11 @@ export const SEED_FILE = new URL('../supabase/seed.sql', import.meta.url)
 export type Migration = { name: string; sql: string }
 
 export async function loadMigrations(dir: URL = MIGRATIONS_DIR): Promise<Migration[]> {
-  const names = (await readdir(dir)).filter((name) => name.endsWith('.sql')).sort()
+  // Paths, not URLs: this module is also type-checked under the Workers runtime's URL type.
+  const folder = fileURLToPath(dir.href)
+  const names = (await readdir(folder)).filter((name) => name.endsWith('.sql')).sort()
   return Promise.all(
-    names.map(async (name) => ({ name, sql: await readFile(new URL(name, dir), 'utf8') })),
+    names.map(async (name) => ({ name, sql: await readFile(join(folder, name), 'utf8') })),
   )
 }
 

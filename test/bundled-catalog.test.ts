@@ -32,7 +32,7 @@ describe('the catalog bundled into the Worker', () => {
     const ran = new Set<string>()
     for (let minute = 0; minute < 7 * 24 * 60; minute++) {
       const at = new Date(Date.UTC(2026, 10, 23, 0, minute))
-      if (!crons.some((cron) => isDue(cron, at))) continue
+      if (!crons.some((cron: string) => isDue(cron, at))) continue
       for (const check of dueChecks(checks, at)) ran.add(check.name)
     }
     const enabled = checks.filter((check) => check.enabled).map((check) => check.name)

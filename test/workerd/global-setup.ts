@@ -7,15 +7,8 @@ import { readFile } from 'node:fs/promises'
 import type { TestProject } from 'vitest/node'
 import { SEED_FILE } from '../../db/migrations.ts'
 import { engines, openTestDatabase } from '../support/databases.ts'
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    /** postgres:// URL of the seeded database, or "" when no server is configured. */
-    workerdDatabaseUrl: string
-    /** The same server's `postgres` database, never migrated: any dq call there fails. */
-    workerdUnmigratedUrl: string
-  }
-}
+import { ensureSupabaseRoles, startPostgrest } from '../support/postgrest.ts'
+import './bindings.ts' // the ProvidedContext keys
 
 export default async function setup(project: TestProject) {
   // Throws under CI=true when DQ_TEST_DATABASE_URL is missing: never a silent skip.
@@ -23,16 +16,25 @@ export default async function setup(project: TestProject) {
     console.warn('workerd tests that need a database are skipped: set DQ_TEST_DATABASE_URL')
     project.provide('workerdDatabaseUrl', '')
     project.provide('workerdUnmigratedUrl', '')
+    project.provide('workerdSupabase', { url: '', serviceKey: '' })
     return
   }
+  await ensureSupabaseRoles() // before migrating: the grants name service_role
   const database = await openTestDatabase('postgres')
   await database.db.migrate()
   await database.exec(await readFile(SEED_FILE, 'utf8'))
+  // The same database behind a PostgREST-compatible API, for the supabase-js path.
+  await database.exec(`
+    grant usage on schema core, extracted, breezeway, jobs to service_role;
+    grant select on all tables in schema core, extracted, breezeway, jobs to service_role;`)
+  const api = await startPostgrest({ databaseUrl: database.url as string })
+  project.provide('workerdSupabase', { url: api.url, serviceKey: api.serviceKey })
   project.provide('workerdDatabaseUrl', database.url as string)
   const unmigrated = new URL(database.url as string)
   unmigrated.pathname = '/postgres'
   project.provide('workerdUnmigratedUrl', unmigrated.toString())
   return async () => {
+    await api.close()
     await database.close()
   }
 }

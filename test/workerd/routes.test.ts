@@ -238,7 +238,7 @@ describe.runIf(hasDatabase)('routes against the seeded database', () => {
     }
     expect(body.results).toHaveLength(2)
     expect(body.results.every((r) => r.value === 8346 && r.trigger === 'http')).toBe(true)
-    expect(body.results[0]?.started_at >= (body.results[1]?.started_at ?? '')).toBe(true)
+    expect((body.results[0]?.started_at ?? '') >= (body.results[1]?.started_at ?? '')).toBe(true)
   })
 
   it('GET /checks then shows each check with its last result', async () => {
@@ -274,3 +274,46 @@ describe.runIf(hasDatabase)('routes against the seeded database', () => {
     })
   })
 })
+
+describe.runIf(hasDatabase)(
+  'through supabase-js (SUPABASE_URL + SUPABASE_SERVICE_ROLE_KEY)',
+  () => {
+    const supabase = inject('workerdSupabase')
+    const bindings = {
+      DQ_API_TOKEN: WORKERD_API_TOKEN,
+      SUPABASE_URL: supabase.url,
+      SUPABASE_SERVICE_ROLE_KEY: supabase.serviceKey,
+    }
+
+    it('runs a check over the PostgREST API from inside workerd', async () => {
+      const response = await requestWith(
+        bindings,
+        '/checks/breezeway_task_photos_duplicates/run',
+        post(),
+      )
+      expect(response.status).toBe(200)
+      const run = (await response.json()) as { results: { status: string; value: number }[] }
+      expect(run.results[0]).toMatchObject({ status: 'fail', value: 6893 })
+    })
+
+    it('reads history over the API', async () => {
+      const response = await requestWith(
+        bindings,
+        '/history',
+        post({ check: 'breezeway_task_photos_duplicates' }),
+      )
+      expect(response.status).toBe(200)
+      const body = (await response.json()) as { results: { value: number }[] }
+      expect(body.results[0]?.value).toBe(6893)
+    })
+
+    it('only one of the two Supabase secrets is a 500 naming the other', async () => {
+      const { SUPABASE_SERVICE_ROLE_KEY: _key, ...half } = bindings
+      const response = await requestWith(half, '/checks', { headers: auth })
+      expect(response.status).toBe(500)
+      expect(((await response.json()) as ErrorJson).error.message).toContain(
+        'SUPABASE_SERVICE_ROLE_KEY',
+      )
+    })
+  },
+)
