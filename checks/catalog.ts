@@ -10,6 +10,7 @@
  * ```
  */
 import { z } from 'zod'
+import { DurationSchema } from '../alerts/duration/index.ts'
 import { DqError } from './errors.ts'
 import { cronError } from './schedule.ts'
 
@@ -83,6 +84,8 @@ const common = {
   schedule: cron.optional(),
   timeoutSeconds: z.number().int().positive().max(3600).optional(),
   enabled: z.boolean().optional(),
+  /** While failing, notify again this often (alerts/policy); default: defaults.repeatInterval. */
+  repeatInterval: DurationSchema.optional(),
 }
 
 export const StaleKeysSchema = z.strictObject({
@@ -213,6 +216,8 @@ export const DefaultsSchema = z.strictObject({
   timeoutSeconds: z.number().int().positive().max(3600).default(60),
   threshold: ThresholdSchema.optional(),
   owner: z.string().optional(),
+  /** Reminder interval for checks that stay broken, e.g. "24 hours". */
+  repeatInterval: DurationSchema.default('24 hours'),
 })
 
 export const CatalogSchema = z
@@ -222,6 +227,7 @@ export const CatalogSchema = z
       schedule: '0 * * * *',
       severity: 'warning',
       timeoutSeconds: 60,
+      repeatInterval: '24 hours',
     }),
     checks: z.array(CheckSchema),
   })
@@ -261,6 +267,7 @@ export type ResolvedCheck = CheckSpec & {
   timeoutSeconds: number
   enabled: boolean
   tags: string[]
+  repeatInterval: string
 }
 
 export type Catalog = { checks: ResolvedCheck[] }
@@ -298,6 +305,7 @@ export function parseCatalog(input: unknown, source = 'catalog'): Catalog {
       timeoutSeconds: check.timeoutSeconds ?? defaults.timeoutSeconds,
       enabled: check.enabled ?? true,
       tags: check.tags ?? [],
+      repeatInterval: check.repeatInterval ?? defaults.repeatInterval,
       ...((check.owner ?? defaults.owner) ? { owner: check.owner ?? defaults.owner } : {}),
     })),
   }

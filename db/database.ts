@@ -14,6 +14,18 @@
  * await db.close()
  * ```
  */
+import {
+  type AlertBatch,
+  type AlertState,
+  type EnqueueResult,
+  type MonitorStatus,
+  type OutboxMessage,
+  parseAlertStates,
+  parseEnqueueResult,
+  parseMarkResult,
+  parseMonitorStatus,
+  parseOutbox,
+} from '../alerts/store/index.ts'
 import type { CheckSpec } from '../checks/catalog.ts'
 import { DqError } from '../checks/errors.ts'
 import type { HistoryEntry, Measurement, RunResult } from '../checks/result.ts'
@@ -51,6 +63,27 @@ export interface Database {
   history(check: string, limit: number): Promise<HistoryEntry[]>
   /** The latest result of each named check (all when omitted), by check name. */
   latestResults(checks?: readonly string[]): Promise<Record<string, HistoryEntry>>
+  /** Alert state by dedup key (all keys when omitted): what on-call was last told. */
+  alertStates(keys?: readonly string[]): Promise<AlertState[]>
+  /**
+   * Writes one run's alert decision atomically (state, outbox messages,
+   * heartbeat); `conflict` when a key moved since it was read (nothing written).
+   */
+  enqueueAlerts(batch: AlertBatch): Promise<EnqueueResult>
+  /** Pending outbox messages, oldest first; leased for `leaseSeconds` when > 0. */
+  pendingAlerts(options?: { limit?: number; leaseSeconds?: number }): Promise<OutboxMessage[]>
+  /** Records a send: sent (Slack said 200), pending (retry later) or failed (for good). */
+  markAlert(
+    id: number,
+    outcome: {
+      status: 'sent' | 'pending' | 'failed'
+      attempts: number
+      httpStatus?: number | null
+      error?: string | null
+    },
+  ): Promise<{ updated: boolean }>
+  /** The last scheduled run's heartbeat and whether the monitor is stale at `asOf` (default now). */
+  monitorStatus(options?: { asOf?: string; excludeRun?: string }): Promise<MonitorStatus>
   /** Applies supabase/migrations (idempotent). */
   migrate(): Promise<void>
   close(): Promise<void>
@@ -109,6 +142,58 @@ export abstract class DqDatabase implements Database {
   async latestResults(checks?: readonly string[]): Promise<Record<string, HistoryEntry>> {
     return parseLatest(
       await this.call('latest_results', { check_names: checks ? [...checks] : null }),
+    )
+  }
+
+  async alertStates(keys?: readonly string[]): Promise<AlertState[]> {
+    return parseAlertStates(
+      await this.call('alert_states', { dedup_keys: keys ? [...keys] : null }),
+    )
+  }
+
+  async enqueueAlerts(batch: AlertBatch): Promise<EnqueueResult> {
+    return parseEnqueueResult(await this.call('enqueue_alerts', { batch }))
+  }
+
+  async pendingAlerts(
+    options: { limit?: number; leaseSeconds?: number } = {},
+  ): Promise<OutboxMessage[]> {
+    return parseOutbox(
+      await this.call('pending_alerts', {
+        max_messages: options.limit ?? 10,
+        lease_seconds: options.leaseSeconds ?? 0,
+      }),
+    )
+  }
+
+  async markAlert(
+    id: number,
+    outcome: {
+      status: 'sent' | 'pending' | 'failed'
+      attempts: number
+      httpStatus?: number | null
+      error?: string | null
+    },
+  ): Promise<{ updated: boolean }> {
+    return parseMarkResult(
+      await this.call('mark_alert', {
+        outbox_id: id,
+        outcome: outcome.status,
+        attempts: outcome.attempts,
+        http_status: outcome.httpStatus ?? null,
+        error_text: outcome.error ?? null,
+      }),
+    )
+  }
+
+  async monitorStatus(
+    options: { asOf?: string; excludeRun?: string } = {},
+  ): Promise<MonitorStatus> {
+    return parseMonitorStatus(
+      await this.call('monitor_status', {
+        as_of: options.asOf ?? null,
+        exclude_run: options.excludeRun ?? null,
+      }),
     )
   }
 }

@@ -15,9 +15,11 @@ import { bearerAuth } from 'hono/bearer-auth'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { z } from 'zod'
-import type { Catalog } from '../checks/catalog.ts'
+import { databaseLabel } from '../alerts/config/index.ts'
+import { type NotifyOptions, notifyRun, notifySummary } from '../alerts/notify/index.ts'
+import type { Catalog, ResolvedCheck } from '../checks/catalog.ts'
 import { DqError, type ErrorBody, type ErrorCode } from '../checks/errors.ts'
-import { runChecks, runResultOf } from '../checks/run-checks.ts'
+import { type RunOptions, runChecks, runResultOf } from '../checks/run-checks.ts'
 import { selectChecks } from '../checks/select-checks.ts'
 import type { Database } from '../db/database.ts'
 
@@ -28,6 +30,15 @@ export type Services = {
   token: string
   /** Opens the database for the duration of `use`, then releases it. */
   withDatabase<T>(use: (db: Database) => Promise<T>): Promise<T>
+  /**
+   * Slack alerts, for runs with `"notify": true`: webhooks (undefined when
+   * SLACK_WEBHOOK_URL is not set), DQ_DATABASE_LABEL, and for tests fetch, clock, sleep.
+   */
+  alerts?: AlertServices
+}
+
+export type AlertServices = Omit<NotifyOptions, 'heartbeat' | 'databaseLabel'> & {
+  databaseLabel?: string | undefined
 }
 
 type Env = { Variables: { services: Services } }
@@ -89,7 +100,13 @@ async function withEmptyBodyAsObject(c: Context, next: () => Promise<void>) {
 export function createApp(resolveServices: (c: Context) => Services | Promise<Services>) {
   const app = new Hono<Env>()
 
-  app.get('/health', (c) => c.json({ status: 'ok', service: 'dq-monitor' }))
+  // Liveness: no secrets, no database call. `?deep=1` goes on, past auth, to the monitor's staleness.
+  app.get('/health', async (c, next) => {
+    if (!['1', 'true'].includes(c.req.query('deep') ?? '')) {
+      return c.json({ status: 'ok', service: 'dq-monitor' })
+    }
+    await next()
+  })
 
   // Configuration first (a missing secret is a clear 500, never a crash), then auth.
   app.use('*', async (c, next) => {
@@ -109,6 +126,26 @@ export function createApp(resolveServices: (c: Context) => Services | Promise<Se
     })(c as unknown as Context, next),
   )
 
+  // Deep health (authenticated: it reads the database): stale when no scheduled run
+  // completed for twice the cron interval; 503 then, so an uptime check can page.
+  app.get('/health', async (c) => {
+    const monitor = await c.var.services.withDatabase((db) => db.monitorStatus())
+    const body = {
+      status: monitor.stale ? 'stale' : 'ok',
+      service: 'dq-monitor',
+      monitor: {
+        last_run_at: monitor.last_run_at,
+        interval_seconds: monitor.interval_seconds,
+        age_seconds: monitor.age_seconds,
+        stale: monitor.stale,
+        ...(monitor.last_run_at === null
+          ? { note: 'no scheduled run has recorded a heartbeat yet' }
+          : {}),
+      },
+    }
+    return c.json(body, monitor.stale ? 503 : 200)
+  })
+
   app.get('/checks', async (c) => {
     const { catalog, withDatabase } = c.var.services
     const latest = await withDatabase((db) => db.latestResults(catalog.checks.map((ch) => ch.name)))
@@ -125,20 +162,19 @@ export function createApp(resolveServices: (c: Context) => Services | Promise<Se
   })
 
   app.post('/checks/:name/run', withEmptyBodyAsObject, json(RunOneBody), async (c) => {
-    const { catalog, withDatabase } = c.var.services
-    const checks = selectChecks(catalog, { names: [c.req.param('name')] })
-    const run = await withDatabase((db) =>
-      runChecks(db, checks, { trigger: 'http', singleFlight: 'reject' }),
+    const services = c.var.services
+    const checks = selectChecks(services.catalog, { names: [c.req.param('name')] })
+    const { notify } = c.req.valid('json')
+    return c.json(
+      await runAndNotify(services, checks, { trigger: 'http', singleFlight: 'reject' }, notify),
     )
-    return c.json(runResultOf(run))
   })
 
   app.post('/runs', withEmptyBodyAsObject, json(RunManyBody), async (c) => {
-    const { catalog, withDatabase } = c.var.services
+    const services = c.var.services
     const body = c.req.valid('json')
-    const checks = selectChecks(catalog, { names: body.checks, tags: body.tags })
-    const run = await withDatabase((db) => runChecks(db, checks, { trigger: 'http' }))
-    return c.json(runResultOf(run))
+    const checks = selectChecks(services.catalog, { names: body.checks, tags: body.tags })
+    return c.json(await runAndNotify(services, checks, { trigger: 'http' }, body.notify))
   })
 
   app.post('/history', json(HistoryBody), async (c) => {
@@ -164,4 +200,34 @@ export function createApp(resolveServices: (c: Context) => Services | Promise<Se
   })
 
   return app
+}
+
+/**
+ * Runs the checks and, when asked, the notify step (alerts/notify) on the same
+ * connection. Slack problems never fail the request: they are in "notify".
+ */
+async function runAndNotify(
+  services: Services,
+  checks: ResolvedCheck[],
+  options: RunOptions,
+  notify: boolean,
+) {
+  const webhooks = services.alerts?.webhooks
+  if (notify && !webhooks) {
+    throw new DqError(
+      'config',
+      '"notify": true needs Slack: set SLACK_WEBHOOK_URL (wrangler secret put SLACK_WEBHOOK_URL)',
+    )
+  }
+  return services.withDatabase(async (db) => {
+    const run = await runChecks(db, checks, options)
+    if (!notify || !services.alerts) return runResultOf(run)
+    const { databaseLabel: label, ...alerts } = services.alerts
+    const notified = await notifyRun(db, run, checks, {
+      ...alerts,
+      databaseLabel: databaseLabel(db.label, label),
+    })
+    for (const problem of notified.problems) console.error(`dq-monitor: ${problem}`)
+    return { ...runResultOf(run), notify: notifySummary(notified) }
+  })
 }

@@ -8,6 +8,9 @@
  * ```
  */
 import { styleText } from 'node:util'
+import type { NotifyOutcome } from '../alerts/notify/index.ts'
+import { unescapeText } from '../alerts/slack/text/index.ts'
+import type { SlackPayload } from '../alerts/store/index.ts'
 import { keyFigure } from '../checks/key-figure.ts'
 import { type CheckResult, type HistoryEntry, type Status, statusRank } from '../checks/result.ts'
 
@@ -99,4 +102,35 @@ export function historyTable(entries: HistoryEntry[], style: Style): string {
     entries.map((e) => cells(e, style)),
     entries.map((e) => cells(e, { color: false })),
   )}\n`
+}
+
+/** stderr lines for the notify step: what was decided, what was sent, what went wrong. */
+export function notifyLines(outcome: NotifyOutcome, command: string): string {
+  const count = (t: string) => outcome.alerts.filter((a) => a.transition === t).length
+  const decided = (['firing', 'reminder', 'resolved'] as const)
+    .map((t) => [t, count(t)] as const)
+    .filter(([, n]) => n > 0)
+    .map(([t, n]) => `${n} ${t}`)
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`
+  const lines = [
+    outcome.skipped
+      ? `${command}: alerts: none: ${outcome.skipped}`
+      : decided.length === 0
+        ? `${command}: alerts: nothing new to tell on-call`
+        : `${command}: alerts: ${decided.join(', ')}; ${plural(outcome.messages.length, 'Slack message')} queued`,
+    ...outcome.delivered
+      .filter((d) => d.status === 'sent')
+      .map((d) => `${command}: Slack message ${d.id} sent (${plural(d.attempts, 'attempt')})`),
+    ...outcome.problems.map((p) => `${command}: ${p}`),
+  ]
+  return `${lines.join('\n')}\n`
+}
+
+/** A Block Kit message as a terminal shows it: header, sections, context; entities undone. */
+export function slackMessageText(payload: SlackPayload): string {
+  const texts = payload.blocks.map((block) => {
+    const b = block as { text?: { text?: string }; elements?: { text?: string }[] }
+    return b.text?.text ?? (b.elements ?? []).map((e) => e.text ?? '').join(' ')
+  })
+  return `${texts.map(unescapeText).join('\n\n')}\n`
 }

@@ -1,0 +1,287 @@
+-- dq-monitor: alert state, the Slack outbox and the monitor's heartbeat.
+--
+-- The alert policy itself is TypeScript (alerts/policy); these tables keep
+-- what it needs between runs, and these functions are the only way callers
+-- touch them, so the three adapters (PGlite, postgres.js, supabase-js over
+-- PostgREST) share one behaviour. Idempotent, like every migration.
+
+-- What on-call was last told about each alert, by dedup key:
+-- "<check>/threshold" (pass / warn / fail), "<check>/error" (pass / error) and
+-- "dq-monitor/stale". Runs that do not notify never change it, so a recovery
+-- seen only by an ad hoc run is still announced by the next notifying run.
+create table if not exists dq.alert_state (
+  dedup_key text primary key,
+  check_name text,
+  alert_kind text not null check (alert_kind in ('threshold', 'error', 'stale')),
+  status text not null check (status in ('pass', 'warn', 'fail', 'error')),
+  -- when the current incident began (null while passing)
+  opened_at timestamptz,
+  -- the last firing, reminder or resolved notification queued for this key
+  last_notified_at timestamptz,
+  -- started_at of the run this state comes from: an older run never overwrites it
+  observed_at timestamptz not null,
+  run_id uuid,
+  -- optimistic concurrency: enqueue_alerts refuses a batch read at another version
+  version integer not null default 1,
+  updated_at timestamptz not null default now()
+);
+
+-- Slack messages, written with the run before any send and marked sent only
+-- after Slack answers 200. No webhook URL is stored: `route` names the
+-- binding (default or critical) resolved at send time.
+create table if not exists dq.alert_outbox (
+  id bigint generated always as identity primary key,
+  run_id uuid not null references dq.runs (id) on delete cascade,
+  route text not null check (route in ('default', 'critical')),
+  payload jsonb not null,
+  alerts jsonb not null default '[]'::jsonb,
+  status text not null default 'pending' check (status in ('pending', 'sent', 'failed')),
+  attempts integer not null default 0 check (attempts >= 0),
+  created_at timestamptz not null default now(),
+  -- a sender holds a message until then, so two runs never post it twice
+  leased_until timestamptz,
+  last_attempt_at timestamptz,
+  sent_at timestamptz,
+  http_status integer,
+  last_error text
+);
+create index if not exists alert_outbox_pending_idx on dq.alert_outbox (id) where status = 'pending';
+create index if not exists alert_outbox_run_idx on dq.alert_outbox (run_id);
+
+-- The last scheduled run that applied the alert policy, and the cron interval
+-- it expected: staleness of the monitor itself (one row).
+create table if not exists dq.monitor_heartbeat (
+  singleton boolean primary key default true check (singleton),
+  run_id uuid not null,
+  beat_at timestamptz not null,
+  interval_seconds integer not null check (interval_seconds > 0),
+  updated_at timestamptz not null default now()
+);
+
+create or replace function dq.alert_state_json(s dq.alert_state)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object(
+    'dedup_key', s.dedup_key, 'check', s.check_name, 'alert_kind', s.alert_kind,
+    'status', s.status, 'opened_at', s.opened_at, 'last_notified_at', s.last_notified_at,
+    'observed_at', s.observed_at, 'run_id', s.run_id, 'version', s.version)
+$$;
+
+-- Alert state for these dedup keys (all when null).
+create or replace function dq.alert_states(dedup_keys text[] default null)
+returns jsonb
+language sql
+stable
+as $$
+  select coalesce(jsonb_agg(dq.alert_state_json(s) order by s.dedup_key), '[]'::jsonb)
+  from dq.alert_state s
+  where dedup_keys is null or s.dedup_key = any (dedup_keys)
+$$;
+
+-- One run's alert decision, atomically: the new state of each key, the Slack
+-- messages to send (outbox) and, for scheduled runs, the heartbeat.
+--   batch = { run_id, states: [{ dedup_key, check, alert_kind, status, opened_at,
+--             last_notified_at, observed_at, expected_version }],
+--             messages: [{ route, payload, alerts }],
+--             heartbeat?: { beat_at, interval_seconds } }
+-- expected_version is the version the caller read (0: no row). When any key
+-- moved since, nothing is written and { conflict: true } asks the caller to
+-- read again and decide again: two concurrent runs never both notify.
+create or replace function dq.enqueue_alerts(batch jsonb)
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  batch_run uuid := (batch ->> 'run_id')::uuid;
+  stale_keys text[];
+  new_ids bigint[];
+begin
+  if batch_run is null then
+    raise exception using errcode = '22023', message = 'enqueue_alerts: batch.run_id is required';
+  end if;
+  -- Serialises deciders; its own lock class, so no check name can collide with it.
+  perform pg_advisory_xact_lock(hashtext('dq-monitor-alerts'), 0);
+
+  select array_agg(b.dedup_key order by b.dedup_key) into stale_keys
+  from jsonb_to_recordset(coalesce(batch -> 'states', '[]'::jsonb))
+         as b(dedup_key text, expected_version integer)
+  left join dq.alert_state s on s.dedup_key = b.dedup_key
+  where coalesce(s.version, 0) <> coalesce(b.expected_version, 0);
+  if stale_keys is not null then
+    return jsonb_build_object('conflict', true, 'keys', to_jsonb(stale_keys), 'ids', '[]'::jsonb);
+  end if;
+
+  insert into dq.alert_state as s (dedup_key, check_name, alert_kind, status, opened_at,
+                                   last_notified_at, observed_at, run_id)
+  select b.dedup_key, b."check", b.alert_kind, b.status, b.opened_at, b.last_notified_at,
+         b.observed_at, batch_run
+  from jsonb_to_recordset(coalesce(batch -> 'states', '[]'::jsonb))
+         as b(dedup_key text, "check" text, alert_kind text, status text, opened_at timestamptz,
+              last_notified_at timestamptz, observed_at timestamptz)
+  on conflict (dedup_key) do update
+    set status = excluded.status, opened_at = excluded.opened_at,
+        last_notified_at = excluded.last_notified_at, observed_at = excluded.observed_at,
+        run_id = excluded.run_id, check_name = excluded.check_name,
+        version = s.version + 1, updated_at = now();
+
+  with inserted as (
+    insert into dq.alert_outbox (run_id, route, payload, alerts)
+    select batch_run, m ->> 'route', m -> 'payload', coalesce(m -> 'alerts', '[]'::jsonb)
+    from jsonb_array_elements(coalesce(batch -> 'messages', '[]'::jsonb)) with ordinality as t(m, ord)
+    order by ord
+    returning id
+  )
+  select array_agg(id order by id) into new_ids from inserted;
+
+  if batch ? 'heartbeat' and jsonb_typeof(batch -> 'heartbeat') = 'object' then
+    insert into dq.monitor_heartbeat as h (singleton, run_id, beat_at, interval_seconds)
+    values (true, batch_run, (batch -> 'heartbeat' ->> 'beat_at')::timestamptz,
+            (batch -> 'heartbeat' ->> 'interval_seconds')::integer)
+    on conflict (singleton) do update
+      set run_id = excluded.run_id, beat_at = excluded.beat_at,
+          interval_seconds = excluded.interval_seconds, updated_at = now()
+      where excluded.beat_at >= h.beat_at;
+  end if;
+
+  return jsonb_build_object('conflict', false, 'keys', '[]'::jsonb,
+                            'ids', coalesce(to_jsonb(new_ids), '[]'::jsonb));
+end
+$$;
+
+create or replace function dq.alert_outbox_json(o dq.alert_outbox)
+returns jsonb
+language sql
+stable
+as $$
+  select jsonb_build_object(
+    'id', o.id, 'run_id', o.run_id, 'route', o.route, 'payload', o.payload, 'alerts', o.alerts,
+    'status', o.status, 'attempts', o.attempts, 'created_at', o.created_at,
+    'last_attempt_at', o.last_attempt_at, 'sent_at', o.sent_at, 'http_status', o.http_status,
+    'last_error', o.last_error)
+$$;
+
+-- The oldest pending messages, oldest first. With lease_seconds > 0 they are
+-- also leased for that long, so a concurrent run skips them; with 0 (the
+-- default) they are only listed.
+create or replace function dq.pending_alerts(max_messages integer default 10,
+                                             lease_seconds integer default 0)
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  wanted integer := greatest(least(coalesce(max_messages, 10), 1000), 1);
+  picked jsonb;
+begin
+  if coalesce(lease_seconds, 0) <= 0 then
+    select coalesce(jsonb_agg(dq.alert_outbox_json(o) order by o.id), '[]'::jsonb) into picked
+    from (select * from dq.alert_outbox p where p.status = 'pending' order by p.id limit wanted) o;
+    return picked;
+  end if;
+  with candidates as (
+    select p.id from dq.alert_outbox p
+    where p.status = 'pending' and (p.leased_until is null or p.leased_until <= now())
+    order by p.id
+    limit wanted
+    for update skip locked
+  ), leased as (
+    update dq.alert_outbox o
+       set leased_until = now() + make_interval(secs => lease_seconds)
+      from candidates c
+     where o.id = c.id
+    returning o.id, dq.alert_outbox_json(o) as message
+  )
+  select coalesce(jsonb_agg(l.message order by l.id), '[]'::jsonb) into picked from leased l;
+  return picked;
+end
+$$;
+
+-- After a send: 'sent' (Slack answered 200), 'pending' (will be retried by a
+-- later run) or 'failed' (Slack refused it for good: 400/403/404/410), with
+-- Slack's error string. A message already sent is never changed again.
+create or replace function dq.mark_alert(outbox_id bigint, outcome text, attempts integer,
+                                         http_status integer default null,
+                                         error_text text default null)
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  changed bigint;
+begin
+  if outcome not in ('sent', 'pending', 'failed') then
+    raise exception using errcode = '22023',
+      message = format('mark_alert: outcome must be sent, pending or failed, not "%s"', outcome);
+  end if;
+  update dq.alert_outbox o
+     set status = outcome,
+         attempts = o.attempts + greatest(coalesce(mark_alert.attempts, 0), 0),
+         last_attempt_at = now(),
+         sent_at = case when outcome = 'sent' then now() end,
+         http_status = mark_alert.http_status,
+         last_error = case when outcome = 'sent' then null else left(error_text, 500) end,
+         leased_until = null
+   where o.id = outbox_id and o.status = 'pending'
+  returning o.id into changed;
+  return jsonb_build_object('updated', changed is not null);
+end
+$$;
+
+-- Is the monitor alive? The last scheduled run's heartbeat, stale when no run
+-- has completed for twice its cron interval. `exclude_run` lets a run ask
+-- about the runs before itself.
+create or replace function dq.monitor_status(as_of timestamptz default null,
+                                             exclude_run uuid default null)
+returns jsonb
+language sql
+stable
+as $$
+  select case when h.singleton is null then
+    jsonb_build_object('last_run_id', null, 'last_run_at', null, 'interval_seconds', null,
+                       'age_seconds', null, 'stale', false)
+  else
+    jsonb_build_object(
+      'last_run_id', h.run_id, 'last_run_at', h.beat_at, 'interval_seconds', h.interval_seconds,
+      'age_seconds', round(extract(epoch from coalesce(as_of, now()) - h.beat_at)),
+      'stale', coalesce(as_of, now()) - h.beat_at > make_interval(secs => 2 * h.interval_seconds))
+  end
+  from (select true as one) o
+  left join dq.monitor_heartbeat h
+    on h.singleton and (exclude_run is null or h.run_id <> exclude_run)
+$$;
+
+-- Grants, as in 20261123000003: nothing in dq is for PUBLIC, anon or
+-- authenticated; service_role and dq_monitor may use the new tables and functions.
+do $$
+declare
+  role_name text;
+begin
+  if not exists (select 1 from pg_roles where rolname = 'dq_monitor') then
+    create role dq_monitor nologin;
+  end if;
+
+  revoke all on dq.alert_state, dq.alert_outbox, dq.monitor_heartbeat from public;
+  revoke all on all sequences in schema dq from public;
+  revoke all on all functions in schema dq from public;
+
+  foreach role_name in array array['anon', 'authenticated'] loop
+    if exists (select 1 from pg_roles where rolname = role_name) then
+      execute format('revoke all on dq.alert_state, dq.alert_outbox, dq.monitor_heartbeat from %I', role_name);
+      execute format('revoke all on all sequences in schema dq from %I', role_name);
+      execute format('revoke all on all functions in schema dq from %I', role_name);
+    end if;
+  end loop;
+
+  foreach role_name in array array['service_role', 'dq_monitor'] loop
+    if exists (select 1 from pg_roles where rolname = role_name) then
+      execute format('grant usage on schema dq to %I', role_name);
+      execute format('grant select, insert, update, delete on dq.alert_state, dq.alert_outbox, dq.monitor_heartbeat to %I', role_name);
+      execute format('grant usage, select on all sequences in schema dq to %I', role_name);
+      execute format('grant execute on all functions in schema dq to %I', role_name);
+    end if;
+  end loop;
+end
+$$;

@@ -1,0 +1,310 @@
+// Delivery against a real HTTP server on 127.0.0.1 playing Slack: what it
+// received (count, order, body) and the outbox after each scenario. Nothing
+// lost, nothing sent twice, a Slack failure never touches the run's history.
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { notifyRun } from '../alerts/notify/index.ts'
+import { parseCatalog } from '../checks/catalog.ts'
+import { runChecks } from '../checks/run-checks.ts'
+import { engines, useDatabase } from './support/databases.ts'
+import { type Reply, type SlackReceiver, startSlackReceiver } from './support/slack-receiver.ts'
+
+const T0 = Date.parse('2026-11-23T00:00:00Z')
+const HOUR = 3_600_000
+
+const catalog = parseCatalog({
+  checks: [
+    {
+      name: 'orders_ref_dups',
+      kind: 'duplicates',
+      table: 'shop.orders',
+      columns: ['ref'],
+      owner: '@shop',
+      severity: 'critical',
+    },
+  ],
+})
+
+/** A clock that moves only when slept: waits are asserted, never waited. */
+function fakeTime() {
+  let t = T0
+  const sleeps: number[] = []
+  return {
+    sleeps,
+    now: () => new Date(t),
+    sleep: async (ms: number) => {
+      sleeps.push(ms)
+      t += ms
+    },
+  }
+}
+
+type OutboxRow = {
+  id: number
+  status: string
+  attempts: number
+  http_status: number | null
+  last_error: string | null
+  text: string
+}
+
+describe.each(engines())('Slack delivery on %s', (engine) => {
+  const database = useDatabase(engine)
+  let slack: SlackReceiver
+  let hour: number
+  let time: ReturnType<typeof fakeTime>
+
+  const outbox = () =>
+    database().query<OutboxRow>(
+      `select id::int as id, status, attempts, http_status, last_error, payload ->> 'text' as text
+       from dq.alert_outbox order by id`,
+    )
+
+  const breakData = () => database().exec(`update shop.orders set ref = 'r' || (id % 8)`)
+  const fixData = () => database().exec(`update shop.orders set ref = 'u' || id`)
+
+  /** One monitoring run an hour after the last, then its notify step. */
+  async function monitor(options: { replies?: Reply[]; maxAttempts?: number } = {}) {
+    slack.script(...(options.replies ?? []))
+    const at = new Date(T0 + hour++ * HOUR)
+    const run = await runChecks(database().db, catalog.checks, { trigger: 'cron', now: () => at })
+    const notified = await notifyRun(database().db, run, catalog.checks, {
+      webhooks: { default: slack.url },
+      databaseLabel: 'test',
+      now: time.now,
+      sleep: time.sleep,
+      delivery: { timeoutMs: 400, maxAttempts: options.maxAttempts ?? 4 },
+    })
+    return { run, notified }
+  }
+
+  beforeAll(async () => {
+    await database().exec(`
+      create schema shop;
+      create table shop.orders (id int primary key, ref text);
+      insert into shop.orders select g, 'u' || g from generate_series(1, 20) g;
+    `)
+  })
+
+  beforeEach(async () => {
+    await database().exec(`
+      delete from dq.alert_outbox; delete from dq.alert_state; delete from dq.monitor_heartbeat;
+      delete from dq.runs;`)
+    await fixData()
+    slack = await startSlackReceiver()
+    hour = 0
+    time = fakeTime()
+  })
+
+  afterEach(async () => {
+    await slack.close()
+  })
+
+  it('200: one message, marked sent; the next run with nothing new sends nothing', async () => {
+    await breakData()
+    const { notified } = await monitor()
+    expect(slack.requests).toHaveLength(1)
+    const [request] = slack.requests
+    expect(request?.path).toBe('/services/T000/B000/not-a-real-secret')
+    expect(request?.headers['content-type']).toBe('application/json')
+    expect(request?.body.text).toBe('dq-monitor: 1 failing: orders_ref_dups')
+    expect(request?.body.blocks?.[0]).toMatchObject({ type: 'header' })
+    expect(JSON.stringify(request?.body)).toContain('Reproduce: `dq run --check orders_ref_dups`')
+    expect(await outbox()).toEqual([
+      expect.objectContaining({ status: 'sent', attempts: 1, http_status: 200, last_error: null }),
+    ])
+    expect(notified.delivered).toEqual([
+      expect.objectContaining({ status: 'sent', attempts: 1, http_status: 200 }),
+    ])
+    expect(notified.problems).toEqual([])
+
+    const again = await monitor()
+    expect(again.notified.alerts).toEqual([])
+    expect(slack.requests).toHaveLength(1)
+    expect(await outbox()).toHaveLength(1)
+  })
+
+  it('429 with Retry-After: waits what Slack says, then sends once', async () => {
+    await breakData()
+    await monitor({
+      replies: [{ status: 429, body: 'rate_limited', headers: { 'retry-after': '2' } }],
+    })
+    expect(slack.requests.map((r) => ('status' in r.reply ? r.reply.status : 'hang'))).toEqual([
+      429, 200,
+    ])
+    expect(slack.requests[1]?.body).toEqual(slack.requests[0]?.body)
+    expect(time.sleeps).toEqual([2000])
+    expect(slack.accepted()).toHaveLength(1)
+    expect(await outbox()).toEqual([
+      expect.objectContaining({ status: 'sent', attempts: 2, http_status: 200 }),
+    ])
+  })
+
+  it('429 with a Retry-After past the cap: not waited now, sent by the next run', async () => {
+    await breakData()
+    const first = await monitor({
+      replies: [{ status: 429, body: 'rate_limited', headers: { 'retry-after': '3600' } }],
+    })
+    expect(slack.requests).toHaveLength(1)
+    expect(time.sleeps).toEqual([])
+    expect(first.notified.problems.join('\n')).toMatch(/HTTP 429: rate_limited .*next run/)
+    expect(await outbox()).toEqual([expect.objectContaining({ status: 'pending', attempts: 1 })])
+    await monitor()
+    expect(slack.accepted()).toHaveLength(1)
+    expect(await outbox()).toEqual([expect.objectContaining({ status: 'sent', attempts: 2 })])
+  })
+
+  it('500 twice then 200: backs off 1 s, 2 s, and sends once', async () => {
+    await breakData()
+    await monitor({ replies: [{ status: 500 }, { status: 502, body: 'bad gateway' }] })
+    expect(slack.requests).toHaveLength(3)
+    expect(time.sleeps).toEqual([1000, 2000])
+    expect(slack.accepted()).toHaveLength(1)
+    expect(new Set(slack.requests.map((r) => JSON.stringify(r.body))).size).toBe(1)
+    expect(await outbox()).toEqual([
+      expect.objectContaining({ status: 'sent', attempts: 3, http_status: 200 }),
+    ])
+  })
+
+  it("410: not retried, recorded as failed with Slack's error, never sent again", async () => {
+    await breakData()
+    const { run, notified } = await monitor({
+      replies: [{ status: 410, body: 'channel_is_archived' }],
+    })
+    expect(slack.requests).toHaveLength(1)
+    expect(time.sleeps).toEqual([])
+    expect(await outbox()).toEqual([
+      expect.objectContaining({
+        status: 'failed',
+        attempts: 1,
+        http_status: 410,
+        last_error: 'HTTP 410: channel_is_archived (not retried: fix the webhook or the message)',
+      }),
+    ])
+    expect(notified.problems).toEqual([
+      expect.stringMatching(/^Slack refused message \d+: HTTP 410: channel_is_archived/),
+    ])
+    // The run and its results are in history all the same.
+    const results = await database().query<{ status: string }>(
+      `select status from dq.results where run_id = '${run.run_id}'`,
+    )
+    expect(results).toEqual([{ status: 'fail' }])
+    await monitor()
+    expect(slack.requests).toHaveLength(1)
+  })
+
+  it('a hang: each request times out; kept pending, then sent once by the next run', async () => {
+    await breakData()
+    const first = await monitor({ replies: [{ hang: true }, { hang: true }], maxAttempts: 2 })
+    expect(slack.requests).toHaveLength(2)
+    expect(slack.accepted()).toHaveLength(0)
+    expect(await outbox()).toEqual([
+      expect.objectContaining({
+        status: 'pending',
+        attempts: 2,
+        http_status: null,
+        last_error: 'no answer within 400 ms (timeout)',
+      }),
+    ])
+    expect(first.notified.problems).toEqual([
+      expect.stringMatching(
+        /not sent yet: no answer within 400 ms \(timeout\) \(kept in the outbox/,
+      ),
+    ])
+
+    const second = await monitor() // nothing new to say; the pending message goes now
+    expect(second.notified.alerts).toEqual([])
+    expect(slack.requests).toHaveLength(3)
+    expect(slack.accepted()).toHaveLength(1)
+    expect(slack.accepted()[0]?.body.text).toBe('dq-monitor: 1 failing: orders_ref_dups')
+    expect(await outbox()).toEqual([expect.objectContaining({ status: 'sent', attempts: 3 })])
+  })
+
+  it('Slack down across runs: every message kept, then all sent oldest first, one per second, once each', async () => {
+    const down: Reply[] = Array.from({ length: 12 }, () => ({ status: 503 }))
+    await breakData()
+    await monitor({ replies: down.slice(0, 4) }) // firing
+    await fixData()
+    await monitor({ replies: down.slice(4, 8) }) // resolved
+    await breakData()
+    await monitor({ replies: down.slice(8, 12) }) // firing again
+    // While Slack was down each run retried only the oldest message: order is kept.
+    expect(new Set(slack.requests.map((r) => r.body.text))).toEqual(
+      new Set(['dq-monitor: 1 failing: orders_ref_dups']),
+    )
+    expect((await outbox()).map((m) => m.status)).toEqual(['pending', 'pending', 'pending'])
+
+    time.sleeps.length = 0
+    const { notified } = await monitor()
+    expect(notified.delivered.map((d) => d.status)).toEqual(['sent', 'sent', 'sent'])
+    expect(slack.accepted().map((r) => r.body.text)).toEqual([
+      'dq-monitor: 1 failing: orders_ref_dups',
+      'dq-monitor: 1 recovered: orders_ref_dups',
+      'dq-monitor: 1 failing: orders_ref_dups',
+    ])
+    expect(time.sleeps).toEqual([1000, 1000]) // paced: one message per second
+    expect((await outbox()).map((m) => m.status)).toEqual(['sent', 'sent', 'sent'])
+    await monitor()
+    expect(slack.accepted()).toHaveLength(3)
+  })
+
+  it('two runs notifying at once: one firing message, sent once', async () => {
+    await breakData()
+    const at = new Date(T0)
+    const runs = await Promise.all(
+      [0, 1].map(() =>
+        runChecks(database().db, catalog.checks, { trigger: 'http', now: () => at }),
+      ),
+    )
+    const outcomes = await Promise.all(
+      runs.map((run) =>
+        notifyRun(database().db, run, catalog.checks, {
+          webhooks: { default: slack.url },
+          databaseLabel: 'test',
+          now: time.now,
+          sleep: time.sleep,
+        }),
+      ),
+    )
+    expect(outcomes.flatMap((o) => o.alerts.map((a) => a.transition))).toEqual(['firing'])
+    expect(await outbox()).toEqual([expect.objectContaining({ status: 'sent' })])
+    expect(slack.accepted()).toHaveLength(1)
+  })
+
+  it('a run that was not recorded (a cron tick delivered twice) alerts nothing', async () => {
+    await breakData()
+    const at = new Date(T0)
+    const options = { trigger: 'cron' as const, now: () => at, idempotencyKey: 'tick@1' }
+    await runChecks(database().db, catalog.checks, options)
+    const duplicate = await runChecks(database().db, catalog.checks, options)
+    expect(duplicate.recorded).toBe(false)
+    const notified = await notifyRun(database().db, duplicate, catalog.checks, {
+      webhooks: { default: slack.url },
+      databaseLabel: 'test',
+    })
+    expect(notified.skipped).toBe(
+      'this run was already recorded (the same cron tick delivered twice)',
+    )
+    expect(notified.problems).toEqual([])
+    expect(slack.requests).toHaveLength(0)
+    expect(await outbox()).toEqual([])
+  })
+
+  it('critical checks go to SLACK_WEBHOOK_URL_CRITICAL when it is set', async () => {
+    const critical = await startSlackReceiver()
+    try {
+      await breakData()
+      const run = await runChecks(database().db, catalog.checks, { trigger: 'cli' })
+      await notifyRun(database().db, run, catalog.checks, {
+        webhooks: { default: slack.url, critical: critical.url },
+        databaseLabel: 'test',
+        sleep: time.sleep,
+      })
+      expect(slack.requests).toHaveLength(0)
+      expect(critical.accepted().map((r) => r.body.text)).toEqual([
+        'dq-monitor: 1 failing: orders_ref_dups',
+      ])
+    } finally {
+      await critical.close()
+    }
+  })
+})

@@ -1,0 +1,47 @@
+// The Slack message of the five incidents: the demo catalog on the seeded
+// PGlite database, as a monitoring run would post it the first time. The
+// snapshot files are the reviewed message (JSON payload, and as a terminal shows it).
+import { describe, expect, it } from 'vitest'
+import { planRun } from '../alerts/notify/index.ts'
+import { LIMITS } from '../alerts/slack/message/index.ts'
+import { loadCatalog, selectChecks } from '../checks/load-catalog.ts'
+import { runChecks } from '../checks/run-checks.ts'
+import { slackMessageText } from '../functions/cli-output.ts'
+import { useDatabase } from './support/databases.ts'
+
+const catalog = await loadCatalog(new URL('../checks/catalog.json', import.meta.url).pathname)
+
+describe('the five incidents in Slack', () => {
+  const database = useDatabase('pglite', { seed: true })
+
+  it('one message, every failing check, within Block Kit limits (snapshot)', async () => {
+    const checks = selectChecks(catalog)
+    const outcome = await runChecks(database().db, checks, { trigger: 'cron', record: false })
+    // Fixed run id and time: everything else in the message comes from the seed.
+    const run = {
+      ...outcome,
+      run_id: '00000000-0000-4000-8000-00000000d3e0',
+      started_at: '2026-11-23T03:00:00.000Z',
+    }
+    const plan = await planRun(database().db, run, checks, {
+      databaseLabel: 'demo',
+      criticalRoute: false,
+    })
+    expect(plan.messages).toHaveLength(1)
+    const [message] = plan.messages
+    if (!message) throw new Error('no message')
+    const failing = run.results.filter((r) => r.status === 'fail').map((r) => r.check)
+    expect(failing).toHaveLength(11)
+    const json = JSON.stringify(message.payload)
+    for (const name of failing) expect(json).toContain(`*${name}*`)
+    expect(json).not.toContain('breezeway_task_tags_duplicates') // passing checks say nothing
+    expect(message.payload.blocks.length).toBeLessThanOrEqual(LIMITS.blocks)
+
+    await expect(`${JSON.stringify(message.payload, null, 2)}\n`).toMatchFileSnapshot(
+      './__snapshots__/five-incidents.slack.json',
+    )
+    await expect(
+      `${message.payload.text}\n\n${slackMessageText(message.payload)}`,
+    ).toMatchFileSnapshot('./__snapshots__/five-incidents.slack.txt')
+  })
+})
