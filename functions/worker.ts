@@ -13,12 +13,15 @@
  */
 import catalogInput from 'dq-catalog'
 import { z } from 'zod'
+import { AlertEnvSchema, databaseLabel, webhooksFrom } from '../alerts/config/index.ts'
+import { type NotifyOptions, notifyRun } from '../alerts/notify/index.ts'
 import { parseCatalog } from '../checks/catalog.ts'
 import { DqError } from '../checks/errors.ts'
 import { runChecks } from '../checks/run-checks.ts'
 import { dueChecks, tickOf } from '../checks/schedule.ts'
 import type { Database } from '../db/database.ts'
 import { PostgresJsDatabase } from '../db/postgres-js.ts'
+import { SupabaseDatabase } from '../db/supabase.ts'
 import { createApp, type Services } from './app.ts'
 
 const catalog = parseCatalog(catalogInput, 'the bundled catalog (wrangler.toml alias "dq-catalog")')
@@ -42,9 +45,30 @@ const BindingsSchema = z
       )
       .optional(),
     HYPERDRIVE: z.object({ connectionString: z.string() }).optional(),
+    // A Supabase project through its API (db/supabase.ts): both or neither.
+    SUPABASE_URL: z
+      .string()
+      .regex(/^https?:\/\//, 'must be the project URL, https://<ref>.supabase.co')
+      .optional(),
+    SUPABASE_SERVICE_ROLE_KEY: z
+      .string()
+      .min(1, 'must not be empty (wrangler secret put SUPABASE_SERVICE_ROLE_KEY)')
+      .optional(),
+    // Slack (alerts/config): SLACK_WEBHOOK_URL, SLACK_WEBHOOK_URL_CRITICAL, DQ_DATABASE_LABEL.
+    ...AlertEnvSchema.shape,
   })
-  .refine((env) => env.DQ_DATABASE_URL || env.HYPERDRIVE, {
-    message: 'no database: bind Hyperdrive as HYPERDRIVE or set the DQ_DATABASE_URL secret',
+  .refine((env) => env.SLACK_WEBHOOK_URL || !env.SLACK_WEBHOOK_URL_CRITICAL, {
+    message:
+      'is set but SLACK_WEBHOOK_URL is not: set SLACK_WEBHOOK_URL too (non-critical alerts go there)',
+    path: ['SLACK_WEBHOOK_URL_CRITICAL'],
+  })
+  .refine((env) => Boolean(env.SUPABASE_URL) === Boolean(env.SUPABASE_SERVICE_ROLE_KEY), {
+    message: 'SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY go together: set both secrets',
+    path: ['SUPABASE_SERVICE_ROLE_KEY'],
+  })
+  .refine((env) => env.DQ_DATABASE_URL || env.HYPERDRIVE || env.SUPABASE_URL, {
+    message:
+      'no database: set the SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY secrets, bind Hyperdrive as HYPERDRIVE, or set the DQ_DATABASE_URL secret',
     path: ['DQ_DATABASE_URL'],
   })
 type Bindings = z.infer<typeof BindingsSchema>
@@ -67,7 +91,13 @@ function connect(bindings: Bindings): Database {
       prepare: false,
     })
   }
-  return PostgresJsDatabase.connect(bindings.DQ_DATABASE_URL as string, { max: 2 })
+  if (bindings.DQ_DATABASE_URL) {
+    return PostgresJsDatabase.connect(bindings.DQ_DATABASE_URL, { max: 2 })
+  }
+  return SupabaseDatabase.connect(
+    bindings.SUPABASE_URL as string,
+    bindings.SUPABASE_SERVICE_ROLE_KEY as string,
+  )
 }
 
 // No db.close(): the Workers runtime closes a request's sockets when it ends,
@@ -84,11 +114,26 @@ const app = createApp((c): Services => {
     catalog,
     token: bindings.DQ_API_TOKEN,
     withDatabase: (use) => withDatabase(bindings, use),
+    alerts: { webhooks: webhooksFrom(bindings), databaseLabel: bindings.DQ_DATABASE_LABEL },
   }
 })
 
-/** Runs the checks due at this tick; a tick delivered twice records one run. */
-export async function runScheduled(controller: ScheduledController, env: unknown) {
+/** What tests may replace in the cron path's notify step (webhook URLs come from the bindings). */
+export type ScheduledDeps = Pick<
+  NotifyOptions,
+  'fetch' | 'now' | 'sleep' | 'delivery' | 'maxMessages'
+>
+
+/**
+ * Runs the checks due at this tick, records them (a tick delivered twice
+ * records one run), then notifies Slack (alerts/notify) and leaves the
+ * monitor's heartbeat. The result carries the notify outcome under `notify`.
+ */
+export async function runScheduled(
+  controller: ScheduledController,
+  env: unknown,
+  deps: ScheduledDeps = {},
+) {
   const bindings = config(env)
   const at = tickOf(controller.cron, new Date(controller.scheduledTime))
   const checks = dueChecks(catalog.checks, at)
@@ -97,13 +142,21 @@ export async function runScheduled(controller: ScheduledController, env: unknown
     console.log(`dq-monitor: no check is due at ${at.toISOString()} (cron "${controller.cron}")`)
     return undefined
   }
-  return withDatabase(bindings, (db) =>
-    runChecks(db, checks, {
+  return withDatabase(bindings, async (db) => {
+    const run = await runChecks(db, checks, {
       trigger: 'cron',
       idempotencyKey: `${controller.cron}@${at.toISOString()}`,
       now: () => at,
-    }),
-  )
+    })
+    // Never throws: Slack problems come back in notify.problems, and the run is already recorded.
+    const notify = await notifyRun(db, run, checks, {
+      webhooks: webhooksFrom(bindings),
+      databaseLabel: databaseLabel(db.label, bindings.DQ_DATABASE_LABEL),
+      heartbeat: { cron: controller.cron },
+      ...deps,
+    })
+    return { ...run, notify }
+  })
 }
 
 // The two runtime shapes this file uses (the full set comes from `wrangler types`).
@@ -117,6 +170,11 @@ export default {
       runScheduled(controller, env).then(
         (run) => {
           if (run?.recordError) console.error(`dq-monitor: run not recorded: ${run.recordError}`)
+          if (run?.notify.skipped) console.log(`dq-monitor: no alerts: ${run.notify.skipped}`)
+          for (const problem of run?.notify.problems ?? []) console.error(`dq-monitor: ${problem}`)
+          if (run && !(env as { SLACK_WEBHOOK_URL?: string }).SLACK_WEBHOOK_URL) {
+            console.warn('dq-monitor: SLACK_WEBHOOK_URL is not set: alerts are off')
+          }
         },
         (error) => console.error(`dq-monitor: scheduled run failed: ${(error as Error).message}`),
       ),
