@@ -45,11 +45,22 @@ export type SlackReceiver = {
 
 const OK: Reply = { status: 200, body: 'ok' }
 
+/** GET this path for the requests received so far, as JSON (not recorded itself). */
+export const INSPECT_PATH = '/__requests'
+
 export async function startSlackReceiver(replies: Reply[] = []): Promise<SlackReceiver> {
   const script = [...replies]
   const requests: Received[] = []
   const hanging = new Set<ServerResponse>()
   const server = createServer((req, res) => {
+    // What it received, for tests in another runtime (workerd) that cannot read `requests`.
+    if (req.method === 'GET' && req.url === INSPECT_PATH) {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(
+        JSON.stringify(requests.map(({ path, body, reply, at }) => ({ path, body, reply, at }))),
+      )
+      return
+    }
     const chunks: Buffer[] = []
     req.on('data', (chunk: Buffer) => chunks.push(chunk))
     req.on('end', () => {

@@ -11,5 +11,7 @@ declare module 'vitest' {
     workerdUnmigratedUrl: string
     /** The seeded database behind test/support/postgrest.ts, as SUPABASE_* would name it. */
     workerdSupabase: { url: string; serviceKey: string }
+    /** A fresh seeded database and a Slack stand-in (test/support/slack-receiver.ts). */
+    workerdAlerts: { databaseUrl: string; slackUrl: string; inspectUrl: string }
   }
 }

@@ -8,6 +8,7 @@ import type { TestProject } from 'vitest/node'
 import { SEED_FILE } from '../../db/migrations.ts'
 import { engines, openTestDatabase } from '../support/databases.ts'
 import { ensureSupabaseRoles, startPostgrest } from '../support/postgrest.ts'
+import { INSPECT_PATH, startSlackReceiver } from '../support/slack-receiver.ts'
 import './bindings.ts' // the ProvidedContext keys
 
 export default async function setup(project: TestProject) {
@@ -17,6 +18,7 @@ export default async function setup(project: TestProject) {
     project.provide('workerdDatabaseUrl', '')
     project.provide('workerdUnmigratedUrl', '')
     project.provide('workerdSupabase', { url: '', serviceKey: '' })
+    project.provide('workerdAlerts', { databaseUrl: '', slackUrl: '', inspectUrl: '' })
     return
   }
   await ensureSupabaseRoles() // before migrating: the grants name service_role
@@ -29,12 +31,25 @@ export default async function setup(project: TestProject) {
     grant select on all tables in schema core, extracted, breezeway, jobs to service_role;`)
   const api = await startPostgrest({ databaseUrl: database.url as string })
   project.provide('workerdSupabase', { url: api.url, serviceKey: api.serviceKey })
+  // A second seeded database and a Slack stand-in for the alerting end to end:
+  // its alert state starts empty whatever the other files run.
+  const alerting = await openTestDatabase('postgres')
+  await alerting.db.migrate()
+  await alerting.exec(await readFile(SEED_FILE, 'utf8'))
+  const slack = await startSlackReceiver()
+  project.provide('workerdAlerts', {
+    databaseUrl: alerting.url as string,
+    slackUrl: slack.url,
+    inspectUrl: new URL(INSPECT_PATH, slack.url).toString(),
+  })
   project.provide('workerdDatabaseUrl', database.url as string)
   const unmigrated = new URL(database.url as string)
   unmigrated.pathname = '/postgres'
   project.provide('workerdUnmigratedUrl', unmigrated.toString())
   return async () => {
     await api.close()
+    await slack.close()
+    await alerting.close()
     await database.close()
   }
 }
