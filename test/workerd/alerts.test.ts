@@ -81,4 +81,15 @@ describe.runIf(alerting.databaseUrl !== '')('Slack from the cron path', () => {
     expect(text.toLowerCase()).toMatch(/resolved|recovered/)
     expect(text).not.toContain('pwh_experience_key_stale')
   })
+
+  it('GET /health?deep=1 needs the token and reports the heartbeat of the cron runs', async () => {
+    const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} }
+    const deep = (headers: Record<string, string>) =>
+      worker.fetch(new Request('http://dq.test/health?deep=1', { headers }), env, ctx as never)
+    expect((await deep({})).status).toBe(401)
+    const response = await deep({ Authorization: `Bearer ${WORKERD_API_TOKEN}` })
+    expect(response.status).toBe(200)
+    const body = (await response.json()) as { status: string; monitor: { stale: boolean } }
+    expect(body).toMatchObject({ status: 'ok', monitor: { stale: false } })
+  })
 })
