@@ -36,6 +36,14 @@ export type RunRecord = RunResult & {
   idempotency_key?: string
 }
 
+/** How one outbox message's send ended: sent (Slack said 200), pending (retry later) or failed. */
+export type SendOutcome = {
+  status: 'sent' | 'pending' | 'failed'
+  attempts: number
+  httpStatus?: number | null
+  error?: string | null
+}
+
 export type CallOptions = {
   /**
    * Runs the call in its own READ ONLY transaction with this statement
@@ -73,15 +81,7 @@ export interface Database {
   /** Pending outbox messages, oldest first; leased for `leaseSeconds` when > 0. */
   pendingAlerts(options?: { limit?: number; leaseSeconds?: number }): Promise<OutboxMessage[]>
   /** Records a send: sent (Slack said 200), pending (retry later) or failed (for good). */
-  markAlert(
-    id: number,
-    outcome: {
-      status: 'sent' | 'pending' | 'failed'
-      attempts: number
-      httpStatus?: number | null
-      error?: string | null
-    },
-  ): Promise<{ updated: boolean }>
+  markAlert(id: number, outcome: SendOutcome): Promise<{ updated: boolean }>
   /** The last scheduled run's heartbeat and whether the monitor is stale at `asOf` (default now). */
   monitorStatus(options?: { asOf?: string; excludeRun?: string }): Promise<MonitorStatus>
   /** Applies supabase/migrations (idempotent). */
@@ -166,15 +166,7 @@ export abstract class DqDatabase implements Database {
     )
   }
 
-  async markAlert(
-    id: number,
-    outcome: {
-      status: 'sent' | 'pending' | 'failed'
-      attempts: number
-      httpStatus?: number | null
-      error?: string | null
-    },
-  ): Promise<{ updated: boolean }> {
+  async markAlert(id: number, outcome: SendOutcome): Promise<{ updated: boolean }> {
     return parseMarkResult(
       await this.call('mark_alert', {
         outbox_id: id,

@@ -22,7 +22,8 @@ const HistoryRowSchema = HistoryEntrySchema.extend({
   started_at: z.union([z.string(), z.date()]).transform((t) => new Date(t).toISOString()),
 })
 
-function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+/** Validates what a dq.* function returned; a mismatch says to migrate. */
+export function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const parsed = schema.safeParse(value)
   if (!parsed.success) {
     throw new DqError(

@@ -12,8 +12,8 @@
  */
 import type { IncomingWebhookSendArguments } from '@slack/webhook'
 import { z } from 'zod'
-import { DqError } from '../../checks/errors.ts'
 import { StatusSchema } from '../../checks/result.ts'
+import { parse } from '../../db/results.ts'
 
 /** threshold: pass/warn/fail of a check; error: the check could not run; stale: the monitor was down. */
 export const AlertKindSchema = z.enum(['threshold', 'error', 'stale'])
@@ -104,17 +104,6 @@ export const MonitorStatusSchema = z.object({
 export type MonitorStatus = z.infer<typeof MonitorStatusSchema>
 
 export const MarkResultSchema = z.object({ updated: z.boolean() })
-
-function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  const parsed = schema.safeParse(value)
-  if (!parsed.success) {
-    throw new DqError(
-      'database',
-      `unexpected ${what} from the database (is the dq migration up to date? run "dq migrate"): ${parsed.error.message}`,
-    )
-  }
-  return parsed.data
-}
 
 export const parseAlertStates = (value: unknown): AlertState[] =>
   parse(z.array(AlertStateSchema), value, 'alert state')
