@@ -11,7 +11,7 @@
  * })
  * ```
  */
-import type { Database } from '../db/database.ts'
+import type { Database, RunClaim } from '../db/database.ts'
 import type { ResolvedCheck } from './catalog.ts'
 import { DqError, messageOf } from './errors.ts'
 import type { CheckResult, RunResult, RunTrigger } from './result.ts'
@@ -21,7 +21,10 @@ export type RunOptions = {
   trigger: RunTrigger
   /** Called as each check finishes (progress). */
   onResult?: (result: CheckResult, index: number, total: number) => void
-  /** Cron expression + scheduled time, for runs that must record once. */
+  /**
+   * The scheduled tick, for runs that must happen once: the tick is claimed
+   * in history before any check runs, and a second delivery runs nothing.
+   */
   idempotencyKey?: string
   /**
    * A check already running elsewhere (another request, an overlapping cron
@@ -37,6 +40,8 @@ export type RunOptions = {
 export type RunOutcome = RunResult & {
   /** False when the idempotency key was already recorded, or recording failed. */
   recorded: boolean
+  /** Another delivery of the same tick has it: no check ran. */
+  duplicate?: boolean
   /** Why the run could not be written to history, when it could not. */
   recordError?: string
 }
@@ -61,14 +66,14 @@ export async function runCheck(
       error: null,
     }
   } catch (error) {
-    if (singleFlight === 'reject' && error instanceof DqError && error.code === 'check_running') {
-      throw error
-    }
+    const running = error instanceof DqError && error.code === 'check_running'
+    if (singleFlight === 'reject' && running) throw error
     return {
       ...base,
       status: 'error',
       value: null,
-      details: {},
+      // "Another run has it" says nothing about the data: alerts/policy leaves its state alone.
+      details: running ? { code: 'check_running' } : {},
       sample: [],
       duration_ms: elapsed(started),
       error: messageOf(error),
@@ -84,6 +89,26 @@ export async function runChecks(
   const now = options.now ?? (() => new Date())
   const startedAt = now()
   const started = performance.now()
+  const runId = crypto.randomUUID()
+  if (options.idempotencyKey && options.record !== false) {
+    const claimed = await claim(db, {
+      run_id: runId,
+      trigger: options.trigger,
+      started_at: startedAt.toISOString(),
+      idempotency_key: options.idempotencyKey,
+    })
+    if (!claimed) {
+      return {
+        run_id: runId,
+        trigger: options.trigger,
+        started_at: startedAt.toISOString(),
+        duration_ms: elapsed(started),
+        results: [],
+        recorded: false,
+        duplicate: true,
+      }
+    }
+  }
   const results: CheckResult[] = []
   for (const [index, check] of checks.entries()) {
     const result = await runCheck(db, check, options.singleFlight ?? 'error')
@@ -91,7 +116,7 @@ export async function runChecks(
     options.onResult?.(result, index, checks.length)
   }
   const run: RunResult = {
-    run_id: crypto.randomUUID(),
+    run_id: runId,
     trigger: options.trigger,
     started_at: startedAt.toISOString(),
     duration_ms: elapsed(started),
@@ -110,12 +135,24 @@ export async function runChecks(
   }
 }
 
+/**
+ * Claims the tick; when the claim itself fails (a database from before
+ * dq.claim_run, say) the run goes ahead and recording still keeps it once.
+ */
+async function claim(db: Database, run: RunClaim): Promise<boolean> {
+  try {
+    return (await db.claimRun(run)).claimed
+  } catch {
+    return true
+  }
+}
+
 function elapsed(started: number): number {
   return Math.max(0, Math.round(performance.now() - started))
 }
 
 /** The result contract alone, without the outcome's bookkeeping (what HTTP and --json return). */
 export function runResultOf(outcome: RunOutcome): RunResult {
-  const { recorded: _recorded, recordError: _recordError, ...run } = outcome
+  const { recorded: _recorded, recordError: _recordError, duplicate: _duplicate, ...run } = outcome
   return run
 }

@@ -32,8 +32,12 @@ import type { HistoryEntry, Measurement, RunResult } from '../checks/result.ts'
 import { parseHistory, parseLatest, parseMeasurement } from './results.ts'
 
 export type RunRecord = RunResult & {
-  /** Cron expression + scheduled time: a tick delivered twice records one run. */
+  /** The scheduled tick's time: a tick delivered twice records one run. */
   idempotency_key?: string
+}
+
+export type RunClaim = Pick<RunResult, 'run_id' | 'trigger' | 'started_at'> & {
+  idempotency_key: string
 }
 
 /** How one outbox message's send ended: sent (Slack said 200), pending (retry later) or failed. */
@@ -67,6 +71,11 @@ export interface Database {
   validateCheck(spec: CheckSpec, options: { timeoutSeconds: number }): Promise<void>
   /** Stores a run and its results; false when its idempotency key was already recorded. */
   recordRun(run: RunRecord): Promise<{ recorded: boolean }>
+  /**
+   * Claims a scheduled tick before its checks run (its idempotency key); false
+   * when another delivery of the tick has it. `recordRun` completes the claim.
+   */
+  claimRun(run: RunClaim): Promise<{ claimed: boolean }>
   /** A check's results, newest first. */
   history(check: string, limit: number): Promise<HistoryEntry[]>
   /** The latest result of each named check (all when omitted), by check name. */
@@ -128,6 +137,11 @@ export abstract class DqDatabase implements Database {
 
   async validateCheck(spec: CheckSpec, options: { timeoutSeconds: number }): Promise<void> {
     await this.call('validate_check', { spec }, { readOnly: options })
+  }
+
+  async claimRun(run: RunClaim): Promise<{ claimed: boolean }> {
+    const result = await this.call('claim_run', { run })
+    return { claimed: Boolean((result as { claimed?: boolean } | null)?.claimed) }
   }
 
   async recordRun(run: RunRecord): Promise<{ recorded: boolean }> {

@@ -39,6 +39,8 @@ export type Services = {
 
 export type AlertServices = Omit<NotifyOptions, 'heartbeat' | 'databaseLabel'> & {
   databaseLabel?: string | undefined
+  /** Why the Slack settings are unusable (alerts off); said when a request asks to notify. */
+  configProblem?: string
 }
 
 type Env = { Variables: { services: Services } }
@@ -216,13 +218,14 @@ async function runAndNotify(
   if (notify && !webhooks) {
     throw new DqError(
       'config',
-      '"notify": true needs Slack: set SLACK_WEBHOOK_URL (wrangler secret put SLACK_WEBHOOK_URL)',
+      services.alerts?.configProblem ??
+        '"notify": true needs Slack: set SLACK_WEBHOOK_URL (wrangler secret put SLACK_WEBHOOK_URL)',
     )
   }
   return services.withDatabase(async (db) => {
     const run = await runChecks(db, checks, options)
     if (!notify || !services.alerts) return runResultOf(run)
-    const { databaseLabel: label, ...alerts } = services.alerts
+    const { databaseLabel: label, configProblem: _problem, ...alerts } = services.alerts
     const notified = await notifyRun(db, run, checks, {
       ...alerts,
       databaseLabel: databaseLabel(db.label, label),

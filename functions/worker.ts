@@ -13,10 +13,15 @@
  */
 import catalogInput from 'dq-catalog'
 import { z } from 'zod'
-import { AlertEnvSchema, databaseLabel, webhooksFrom } from '../alerts/config/index.ts'
+import {
+  AlertEnvSchema,
+  databaseLabel,
+  type Webhooks,
+  webhooksFrom,
+} from '../alerts/config/index.ts'
 import { type NotifyOptions, notifyRun } from '../alerts/notify/index.ts'
 import { parseCatalog } from '../checks/catalog.ts'
-import { DqError } from '../checks/errors.ts'
+import { DqError, messageOf } from '../checks/errors.ts'
 import { runChecks } from '../checks/run-checks.ts'
 import { dueChecks, tickOf } from '../checks/schedule.ts'
 import type { Database } from '../db/database.ts'
@@ -54,13 +59,7 @@ const BindingsSchema = z
       .string()
       .min(1, 'must not be empty (wrangler secret put SUPABASE_SERVICE_ROLE_KEY)')
       .optional(),
-    // Slack (alerts/config): SLACK_WEBHOOK_URL, SLACK_WEBHOOK_URL_CRITICAL, DQ_DATABASE_LABEL.
-    ...AlertEnvSchema.shape,
-  })
-  .refine((env) => env.SLACK_WEBHOOK_URL || !env.SLACK_WEBHOOK_URL_CRITICAL, {
-    message:
-      'is set but SLACK_WEBHOOK_URL is not: set SLACK_WEBHOOK_URL too (non-critical alerts go there)',
-    path: ['SLACK_WEBHOOK_URL_CRITICAL'],
+    // Slack's settings are read apart (slackFrom): a bad one turns alerts off, not the monitor.
   })
   .refine((env) => Boolean(env.SUPABASE_URL) === Boolean(env.SUPABASE_SERVICE_ROLE_KEY), {
     message: 'SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY go together: set both secrets',
@@ -108,13 +107,35 @@ async function withDatabase<T>(bindings: Bindings, use: (db: Database) => Promis
   return use(connect(bindings))
 }
 
+/**
+ * Slack's settings (alerts/config: SLACK_WEBHOOK_URL, SLACK_WEBHOOK_URL_CRITICAL,
+ * DQ_DATABASE_LABEL). A malformed one turns alerts off and says why; the checks
+ * still run and are recorded.
+ */
+function slackFrom(env: unknown): { webhooks?: Webhooks; label?: string; problem?: string } {
+  const settings = env as Record<string, unknown>
+  const label = AlertEnvSchema.shape.DQ_DATABASE_LABEL.safeParse(settings.DQ_DATABASE_LABEL)
+  const labelled = label.success && label.data ? { label: label.data } : {}
+  try {
+    const webhooks = webhooksFrom(settings)
+    return { ...(webhooks ? { webhooks } : {}), ...labelled }
+  } catch (error) {
+    return { ...labelled, problem: `alerts are off: ${messageOf(error)}` }
+  }
+}
+
 const app = createApp((c): Services => {
   const bindings = config(c.env)
+  const slack = slackFrom(c.env)
   return {
     catalog,
     token: bindings.DQ_API_TOKEN,
     withDatabase: (use) => withDatabase(bindings, use),
-    alerts: { webhooks: webhooksFrom(bindings), databaseLabel: bindings.DQ_DATABASE_LABEL },
+    alerts: {
+      webhooks: slack.webhooks,
+      databaseLabel: slack.label,
+      ...(slack.problem ? { configProblem: slack.problem } : {}),
+    },
   }
 })
 
@@ -135,6 +156,8 @@ export async function runScheduled(
   deps: ScheduledDeps = {},
 ) {
   const bindings = config(env)
+  const slack = slackFrom(env)
+  if (slack.problem) console.error(`dq-monitor: ${slack.problem}`)
   const at = tickOf(controller.cron, new Date(controller.scheduledTime))
   const checks = dueChecks(catalog.checks, at)
   if (checks.length === 0) {
@@ -145,13 +168,14 @@ export async function runScheduled(
   return withDatabase(bindings, async (db) => {
     const run = await runChecks(db, checks, {
       trigger: 'cron',
-      idempotencyKey: `${controller.cron}@${at.toISOString()}`,
+      // The tick's time alone: two triggers firing in the same minute run the same checks.
+      idempotencyKey: `scheduled@${at.toISOString()}`,
       now: () => at,
     })
     // Never throws: Slack problems come back in notify.problems, and the run is already recorded.
     const notify = await notifyRun(db, run, checks, {
-      webhooks: webhooksFrom(bindings),
-      databaseLabel: databaseLabel(db.label, bindings.DQ_DATABASE_LABEL),
+      webhooks: slack.webhooks,
+      databaseLabel: databaseLabel(db.label, slack.label),
       heartbeat: { cron: controller.cron },
       ...deps,
     })
@@ -172,7 +196,7 @@ export default {
           if (run?.recordError) console.error(`dq-monitor: run not recorded: ${run.recordError}`)
           if (run?.notify.skipped) console.log(`dq-monitor: no alerts: ${run.notify.skipped}`)
           for (const problem of run?.notify.problems ?? []) console.error(`dq-monitor: ${problem}`)
-          if (run && !(env as { SLACK_WEBHOOK_URL?: string }).SLACK_WEBHOOK_URL) {
+          if (run && !(env as { SLACK_WEBHOOK_URL?: unknown }).SLACK_WEBHOOK_URL) {
             console.warn('dq-monitor: SLACK_WEBHOOK_URL is not set: alerts are off')
           }
         },

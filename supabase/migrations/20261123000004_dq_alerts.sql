@@ -253,9 +253,14 @@ as $$
     on h.singleton and (exclude_run is null or h.run_id <> exclude_run)
 $$;
 
--- Grants, as in 20261123000003: nothing in dq is for PUBLIC, anon or
--- authenticated; service_role and dq_monitor may use the new tables and functions.
-do $$
+-- Grants, as in 20261123000003, in one function every later migration calls
+-- after creating objects: nothing in dq is for PUBLIC, anon or authenticated;
+-- service_role (Supabase) and dq_monitor (direct connections) may use it all.
+create or replace function dq.apply_grants()
+returns void
+language plpgsql
+volatile
+as $$
 declare
   role_name text;
 begin
@@ -263,13 +268,15 @@ begin
     create role dq_monitor nologin;
   end if;
 
-  revoke all on dq.alert_state, dq.alert_outbox, dq.monitor_heartbeat from public;
+  revoke all on schema dq from public;
+  revoke all on all tables in schema dq from public;
   revoke all on all sequences in schema dq from public;
   revoke all on all functions in schema dq from public;
 
   foreach role_name in array array['anon', 'authenticated'] loop
     if exists (select 1 from pg_roles where rolname = role_name) then
-      execute format('revoke all on dq.alert_state, dq.alert_outbox, dq.monitor_heartbeat from %I', role_name);
+      execute format('revoke all on schema dq from %I', role_name);
+      execute format('revoke all on all tables in schema dq from %I', role_name);
       execute format('revoke all on all sequences in schema dq from %I', role_name);
       execute format('revoke all on all functions in schema dq from %I', role_name);
     end if;
@@ -278,10 +285,14 @@ begin
   foreach role_name in array array['service_role', 'dq_monitor'] loop
     if exists (select 1 from pg_roles where rolname = role_name) then
       execute format('grant usage on schema dq to %I', role_name);
-      execute format('grant select, insert, update, delete on dq.alert_state, dq.alert_outbox, dq.monitor_heartbeat to %I', role_name);
+      execute format('grant select, insert, update, delete on all tables in schema dq to %I', role_name);
       execute format('grant usage, select on all sequences in schema dq to %I', role_name);
       execute format('grant execute on all functions in schema dq to %I', role_name);
+      -- Granting is the migration owner's business, not the monitor's.
+      execute format('revoke execute on function dq.apply_grants() from %I', role_name);
     end if;
   end loop;
 end
 $$;
+
+select dq.apply_grants();

@@ -15,10 +15,10 @@ import worker from '../../functions/worker.ts'
 
 const hasDatabase = inject('workerdDatabaseUrl') !== ''
 
-async function fire(cron: string, scheduledTime: Date) {
+async function fire(cron: string, scheduledTime: Date, bindings: object = env) {
   const controller = createScheduledController({ cron, scheduledTime })
   const ctx = createExecutionContext()
-  await worker.scheduled(controller, env, ctx)
+  await worker.scheduled(controller, bindings, ctx)
   await waitOnExecutionContext(ctx)
 }
 
@@ -30,7 +30,7 @@ describe.runIf(hasDatabase)('scheduled', () => {
     const at = new Date('2026-11-23T03:00:00Z')
     await fire('0 * * * *', at)
     const runs = await sql`
-      select id, trigger, idempotency_key, started_at from dq.runs where idempotency_key = ${`0 * * * *@${at.toISOString()}`}`
+      select id, trigger, idempotency_key, started_at from dq.runs where idempotency_key = ${`scheduled@${at.toISOString()}`}`
     expect(runs).toHaveLength(1)
     expect(runs[0]?.trigger).toBe('cron')
     const results = await sql`
@@ -43,13 +43,58 @@ describe.runIf(hasDatabase)('scheduled', () => {
     expect(results.filter((r) => r.status === 'error')).toEqual([])
   })
 
-  it('the same tick delivered twice records one run', async () => {
+  it('the same tick delivered twice runs once: one run, and no check "already running"', async () => {
     const at = new Date('2026-11-23T04:00:00Z')
     await Promise.all([fire('0 * * * *', at), fire('0 * * * *', at)])
     await fire('0 * * * *', at)
-    const [row] = await sql`
-      select count(*)::int as runs from dq.runs where idempotency_key = ${`0 * * * *@${at.toISOString()}`}`
-    expect(row?.runs).toBe(1)
+    const runs = await sql`
+      select id, completed from dq.runs where idempotency_key = ${`scheduled@${at.toISOString()}`}`
+    expect(runs).toHaveLength(1)
+    expect(runs[0]?.completed).toBe(true)
+    const results = await sql`select status, error from dq.results where run_id = ${runs[0]?.id}`
+    expect(results).toHaveLength(13)
+    expect(results.filter((r) => r.status === 'error')).toEqual([])
+  })
+
+  it('two triggers firing in the same minute run the checks once', async () => {
+    const at = new Date('2026-11-23T06:00:00Z')
+    await Promise.all([fire('0 * * * *', at), fire('0 */6 * * *', at)])
+    const runs = await sql`
+      select id from dq.runs where idempotency_key = ${`scheduled@${at.toISOString()}`}`
+    expect(runs).toHaveLength(1)
+    const [errors] = await sql`
+      select count(*)::int as n from dq.results where run_id = ${runs[0]?.id} and status = 'error'`
+    expect(errors?.n).toBe(0)
+  })
+
+  it('a malformed Slack secret turns alerts off, not the monitor: the run is recorded', async () => {
+    const at = new Date('2026-11-23T07:00:00Z')
+    await fire('0 * * * *', at, { ...env, SLACK_WEBHOOK_URL: 'not-a-url' })
+    const runs = await sql`
+      select id from dq.runs where idempotency_key = ${`scheduled@${at.toISOString()}`}`
+    expect(runs).toHaveLength(1)
+    const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} }
+    const bindings = { ...env, SLACK_WEBHOOK_URL: 'not-a-url' }
+    const headers = {
+      Authorization: `Bearer ${env.DQ_API_TOKEN}`,
+      'content-type': 'application/json',
+    }
+    const listed = await worker.fetch(
+      new Request('http://dq.test/checks', { headers }),
+      bindings,
+      ctx as never,
+    )
+    expect(listed.status).toBe(200)
+    const notify = await worker.fetch(
+      new Request('http://dq.test/runs', { method: 'POST', headers, body: '{"notify":true}' }),
+      bindings,
+      ctx as never,
+    )
+    expect(notify.status).toBe(500)
+    const body = (await notify.json()) as { error: { code: string; message: string } }
+    expect(body.error.code).toBe('config')
+    expect(body.error.message).toContain('SLACK_WEBHOOK_URL')
+    expect(body.error.message).not.toContain('not-a-url')
   })
 
   it('a tick at which no check is due records nothing', async () => {
