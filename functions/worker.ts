@@ -8,7 +8,10 @@
  *
  * @example
  * ```sh
- * wrangler secret put DQ_API_TOKEN && wrangler secret put DQ_DATABASE_URL && wrangler deploy
+ * wrangler secret put DQ_API_TOKEN
+ * wrangler secret put SUPABASE_URL && wrangler secret put SUPABASE_SERVICE_ROLE_KEY  # or DQ_DATABASE_URL
+ * wrangler secret put SLACK_WEBHOOK_URL   # optional
+ * wrangler deploy
  * ```
  */
 import catalogInput from 'dq-catalog'
