@@ -14,6 +14,10 @@
  *   `timeoutSeconds` only bounds how long this adapter waits for the answer;
  *   an abandoned statement runs on until that database-side timeout.
  *
+ * Every other call (record_run, enqueue_alerts, pending_alerts, mark_alert,
+ * history) is bounded too, by `callTimeoutSeconds` (30 s): a hung API never
+ * holds a run, or a Worker's invocation, for good.
+ *
  * @example
  * ```ts
  * const db = SupabaseDatabase.connect(env.SUPABASE_URL, env.SUPABASE_SERVICE_ROLE_KEY)
@@ -35,6 +39,11 @@ export type SupabaseOptions = {
    * error reported. Default 2 s.
    */
   deadlineGraceSeconds?: number
+  /**
+   * How long to wait for any call that is not a check (history, alert state,
+   * the outbox) before giving up with a timeout. Default 30 s.
+   */
+  callTimeoutSeconds?: number
 }
 
 /** The error body PostgREST answers with, as supabase-js hands it over (status 0: no answer). */
@@ -51,11 +60,12 @@ type FailureContext = {
   host: string
   /** The role the key claims (a legacy JWT key), or service_role for an sb_secret_ key. */
   keyRole: string | undefined
-  /** Set when this adapter gave up waiting: the check's deadline passed. */
-  deadlineSeconds?: number
+  /** Set when this adapter gave up waiting: a check's deadline, or a call's. */
+  deadline?: { seconds: number; of: 'check' | 'call' }
 }
 
 const DEFAULT_GRACE_SECONDS = 2
+const DEFAULT_CALL_TIMEOUT_SECONDS = 30
 
 export class SupabaseDatabase extends DqDatabase {
   /** The project's host (never the key). */
@@ -63,18 +73,20 @@ export class SupabaseDatabase extends DqDatabase {
   readonly client: SupabaseClient
   private readonly keyRole: string | undefined
   private readonly graceSeconds: number
+  private readonly callTimeoutSeconds: number
 
   private constructor(
     client: SupabaseClient,
     host: string,
     keyRole: string | undefined,
-    graceSeconds: number,
+    timeouts: { graceSeconds: number; callTimeoutSeconds: number },
   ) {
     super()
     this.client = client
     this.label = host
     this.keyRole = keyRole
-    this.graceSeconds = graceSeconds
+    this.graceSeconds = timeouts.graceSeconds
+    this.callTimeoutSeconds = timeouts.callTimeoutSeconds
   }
 
   /** Checks the URL and key (no request is made) and builds the client. */
@@ -86,12 +98,10 @@ export class SupabaseDatabase extends DqDatabase {
       auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
       ...(options.fetch ? { global: { fetch: options.fetch } } : {}),
     })
-    return new SupabaseDatabase(
-      client,
-      project.host,
-      keyRole,
-      options.deadlineGraceSeconds ?? DEFAULT_GRACE_SECONDS,
-    )
+    return new SupabaseDatabase(client, project.host, keyRole, {
+      graceSeconds: options.deadlineGraceSeconds ?? DEFAULT_GRACE_SECONDS,
+      callTimeoutSeconds: options.callTimeoutSeconds ?? DEFAULT_CALL_TIMEOUT_SECONDS,
+    })
   }
 
   async call(
@@ -99,24 +109,20 @@ export class SupabaseDatabase extends DqDatabase {
     args: Record<string, unknown>,
     options: CallOptions = {},
   ): Promise<unknown> {
+    // A check waits its own timeoutSeconds (plus grace); every other call a fixed bound.
+    const deadline = options.readOnly
+      ? { seconds: options.readOnly.timeoutSeconds + this.graceSeconds, of: 'check' as const }
+      : { seconds: this.callTimeoutSeconds, of: 'call' as const }
+    const signal = AbortSignal.timeout(Math.ceil(deadline.seconds * 1000))
     // POST always: supabase-js turns object arguments of a GET into "[object Object]".
-    let request = this.client.schema('dq').rpc(fn, args)
-    const deadlineSeconds = options.readOnly
-      ? options.readOnly.timeoutSeconds + this.graceSeconds
-      : undefined
-    const deadline =
-      deadlineSeconds === undefined
-        ? undefined
-        : AbortSignal.timeout(Math.ceil(deadlineSeconds * 1000))
-    if (deadline) request = request.abortSignal(deadline)
-    const { data, error, status } = await request
+    const { data, error, status } = await this.client.schema('dq').rpc(fn, args).abortSignal(signal)
     if (!error) return data
     throw postgrestError(error, {
       fn,
       status,
       host: this.label,
       keyRole: this.keyRole,
-      ...(deadline?.aborted ? { deadlineSeconds } : {}),
+      ...(signal.aborted ? { deadline } : {}),
     })
   }
 
@@ -191,10 +197,17 @@ export function postgrestError(failure: PostgrestFailure, context: FailureContex
   const details = { code: code || undefined, status: context.status }
   const { host, fn } = context
 
-  if (context.deadlineSeconds !== undefined) {
+  if (context.deadline?.of === 'check') {
     return new DqError(
       'timeout',
-      `no answer from the Supabase API (${host}) within ${context.deadlineSeconds} s (the check's timeoutSeconds plus a grace period): gave up waiting. Through the API the database statement runs on until dq.run_check's own statement_timeout (55 s unless changed): make the check cheaper (an index, a narrower "where") or run it over a direct connection (DQ_DATABASE_URL)`,
+      `no answer from the Supabase API (${host}) within ${context.deadline.seconds} s (the check's timeoutSeconds plus a grace period): gave up waiting. Through the API the database statement runs on until dq.run_check's own statement_timeout (55 s unless changed): make the check cheaper (an index, a narrower "where") or run it over a direct connection (DQ_DATABASE_URL)`,
+      details,
+    )
+  }
+  if (context.deadline?.of === 'call') {
+    return new DqError(
+      'timeout',
+      `no answer from the Supabase API (${host}) to dq.${fn} within ${context.deadline.seconds} s: gave up waiting (the call may still complete in the database). The project may be paused, restarting or overloaded; the next run tries again`,
       details,
     )
   }
@@ -209,6 +222,13 @@ export function postgrestError(failure: PostgrestFailure, context: FailureContex
     return new DqError(
       'config',
       `the Supabase API at ${host} does not expose schema dq (${failure.hint ?? message}): add "dq" to the exposed schemas (Dashboard: Project Settings → Data API → Exposed schemas; locally: schemas under [api] in supabase/config.toml)`,
+      details,
+    )
+  }
+  if (code === 'PGRST203') {
+    return new DqError(
+      'not_migrated',
+      `the Supabase API at ${host} finds more than one function dq.${fn} for these arguments (${message}): an old overload was left behind by a migration. Drop the old overload ("drop function dq.${fn}(<its old argument types>)", listed by "\\df dq.${fn}"), then reload the API schema cache: notify pgrst, 'reload schema'`,
       details,
     )
   }

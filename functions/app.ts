@@ -128,8 +128,8 @@ export function createApp(resolveServices: (c: Context) => Services | Promise<Se
     })(c as unknown as Context, next),
   )
 
-  // Deep health (authenticated: it reads the database): stale when no scheduled run
-  // completed for twice the cron interval; 503 then, so an uptime check can page.
+  // Deep health (authenticated: it reads the database): stale when two ticks of the
+  // cron in a row passed with no run; 503 then, so an uptime check can page.
   app.get('/health', async (c) => {
     const monitor = await c.var.services.withDatabase((db) => db.monitorStatus())
     const body = {

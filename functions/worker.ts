@@ -22,7 +22,7 @@ import {
   type Webhooks,
   webhooksFrom,
 } from '../alerts/config/index.ts'
-import { type NotifyOptions, notifyRun } from '../alerts/notify/index.ts'
+import { type NotifyOptions, notifyRun, recordHeartbeat } from '../alerts/notify/index.ts'
 import { parseCatalog } from '../checks/catalog.ts'
 import { DqError, messageOf } from '../checks/errors.ts'
 import { runChecks } from '../checks/run-checks.ts'
@@ -164,8 +164,13 @@ export async function runScheduled(
   const at = tickOf(controller.cron, new Date(controller.scheduledTime))
   const checks = dueChecks(catalog.checks, at)
   if (checks.length === 0) {
-    // Says in the logs why a tick did nothing (its cron matches no check's schedule).
+    // Says in the logs why a tick did nothing (its cron matches no check's schedule),
+    // and leaves the heartbeat: a quiet tick is not an outage.
     console.log(`dq-monitor: no check is due at ${at.toISOString()} (cron "${controller.cron}")`)
+    const beat = await withDatabase(bindings, (db) =>
+      recordHeartbeat(db, { cron: controller.cron, at }),
+    )
+    for (const problem of beat.problems) console.error(`dq-monitor: ${problem}`)
     return undefined
   }
   return withDatabase(bindings, async (db) => {

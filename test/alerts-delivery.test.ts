@@ -3,6 +3,7 @@
 // lost, nothing sent twice, a Slack failure never touches the run's history.
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { notifyRun } from '../alerts/notify/index.ts'
+import type { FetchFunction } from '../alerts/slack/deliver/index.ts'
 import { parseCatalog } from '../checks/catalog.ts'
 import { runChecks } from '../checks/run-checks.ts'
 import { engines, useDatabase } from './support/databases.ts'
@@ -287,6 +288,34 @@ describe.each(engines())('Slack delivery on %s', (engine) => {
     expect(notified.problems).toEqual([])
     expect(slack.requests).toHaveLength(0)
     expect(await outbox()).toEqual([])
+  })
+
+  it('a message another run settled mid-send (its lease ran out): reported as a possible double post', async () => {
+    await breakData()
+    const at = new Date(T0)
+    const run = await runChecks(database().db, catalog.checks, { trigger: 'cron', now: () => at })
+    // While this run waits for Slack, another run (the lease expired) sends and marks it.
+    const takenOver: FetchFunction = async (url, init) => {
+      await database().exec(
+        `update dq.alert_outbox set status = 'sent', sent_at = now(), leased_until = null`,
+      )
+      return fetch(url, init as RequestInit)
+    }
+    const notified = await notifyRun(database().db, run, catalog.checks, {
+      webhooks: { default: slack.url },
+      databaseLabel: 'test',
+      fetch: takenOver,
+      sleep: time.sleep,
+    })
+    const [message] = notified.messages
+    expect(notified.delivered).toEqual([
+      expect.objectContaining({ id: message?.id, status: 'sent', lease_lost: true }),
+    ])
+    expect(notified.problems).toEqual([
+      `Slack message ${message?.id}: another run settled it while this run was sending (this run's lease on it ran out), so this run's outcome (sent) was not recorded: it may have been posted twice`,
+    ])
+    // The other run's outcome stands: attempts are not counted twice.
+    expect(await outbox()).toEqual([expect.objectContaining({ status: 'sent', attempts: 0 })])
   })
 
   it('critical checks go to SLACK_WEBHOOK_URL_CRITICAL when it is set', async () => {

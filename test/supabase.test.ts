@@ -220,8 +220,27 @@ describe.skipIf(!POSTGRES)('supabase-js through a PostgREST-compatible endpoint'
       expect(performance.now() - started).toBeLessThan(1500)
       expect(error.code).toBe('timeout')
       expect(error.message).toMatch(/within 0\.3 s .*statement runs on until dq\.run_check/)
-      // Non-check calls (history, record_run) have no deadline.
+      // Other calls (history, record_run) wait callTimeoutSeconds (30 s), not the check's.
       await expect(impatient.history('x', 1)).resolves.toEqual([])
+    })
+
+    it('an old overload left by a migration (PGRST203): drop it, reload the schema cache', async () => {
+      // check_history(check_name, max_results) as a later migration might have
+      // replaced it, with the old one left behind: both fit the same arguments.
+      await database().exec(`
+        create function dq.check_history(check_name text, max_results integer default 20,
+                                         since timestamptz default null)
+        returns jsonb language sql stable as $$ select '[]'::jsonb $$;`)
+      try {
+        const error = await rejection(supabase.history('x', 1))
+        expect(error.code).toBe('not_migrated')
+        expect(error.message).toContain('more than one function dq.check_history')
+        expect(error.message).toContain('Drop the old overload')
+        expect(error.message).toContain("notify pgrst, 'reload schema'")
+        expect(api.calls.at(-1)).toEqual({ fn: 'check_history', status: 300, code: 'PGRST203' })
+      } finally {
+        await database().exec('drop function dq.check_history(text, integer, timestamptz)')
+      }
     })
 
     it('a table the service_role may not read: grant it', async () => {
@@ -443,12 +462,105 @@ describe('PostgREST and gateway answers as DqErrors (supabase-js over an injecte
       'check field "maxPerKey"',
     ],
     [520, '<html>web server returned an unknown error</html>', 'database', 'answered HTTP 520'],
+    [
+      300,
+      {
+        code: 'PGRST203',
+        message:
+          'Could not choose the best candidate function between: dq.check_history(check_name => text, max_results => integer), dq.check_history(check_name => text, max_results => integer, since => timestamp with time zone)',
+        hint: 'Try renaming the parameters or the function itself in the database so function overloading can be resolved',
+      },
+      'not_migrated',
+      'Drop the old overload ("drop function dq.check_history(<its old argument types>)"',
+    ],
   ] as const)('HTTP %i %j: %s', async (status, body, code, text) => {
     const error = await rejection(db(answer(status, body)).history('x', 1))
     expect(error.code).toBe(code)
     expect(error.message).toContain(text)
   })
 })
+
+describe('every call has a deadline (supabase-js over an injected fetch that never answers)', () => {
+  /** Answers nothing, until the request's signal aborts it; records how long that took. */
+  function silentApi() {
+    const waited: { url: string; ms: number }[] = []
+    const fetchImpl = (async (...[input, init]: Parameters<typeof fetch>) => {
+      const started = performance.now()
+      const signal = init?.signal
+      return new Promise<Response>((_, reject) => {
+        if (!signal) return // no deadline: hangs, and the test times out
+        const give = () => {
+          waited.push({ url: String(input), ms: performance.now() - started })
+          reject(signal.reason)
+        }
+        if (signal.aborted) give()
+        else signal.addEventListener('abort', give)
+      })
+    }) as typeof fetch
+    return { fetch: fetchImpl, waited }
+  }
+
+  it.each([
+    ['record_run', (db: SupabaseDatabase) => db.recordRun(emptyRun())],
+    [
+      'enqueue_alerts',
+      (db: SupabaseDatabase) =>
+        db.enqueueAlerts({ run_id: crypto.randomUUID(), states: [], messages: [] }),
+    ],
+    ['pending_alerts', (db: SupabaseDatabase) => db.pendingAlerts({ limit: 1, leaseSeconds: 60 })],
+    ['mark_alert', (db: SupabaseDatabase) => db.markAlert(1, { status: 'sent', attempts: 1 })],
+    ['check_history', (db: SupabaseDatabase) => db.history('x', 1)],
+  ] as const)('dq.%s gives up after callTimeoutSeconds: a timeout', async (fn, call) => {
+    const api = silentApi()
+    const db = SupabaseDatabase.connect('https://abcdefghij.supabase.co', 'sb_secret_x', {
+      fetch: api.fetch,
+      callTimeoutSeconds: 0.2,
+    })
+    const error = await rejection(call(db))
+    expect(error.code).toBe('timeout')
+    expect(error.message).toBe(
+      `no answer from the Supabase API (abcdefghij.supabase.co) to dq.${fn} within 0.2 s: gave up waiting (the call may still complete in the database). The project may be paused, restarting or overloaded; the next run tries again`,
+    )
+    expect(api.waited).toEqual([
+      { url: `https://abcdefghij.supabase.co/rest/v1/rpc/${fn}`, ms: expect.any(Number) },
+    ])
+    expect(api.waited[0]?.ms).toBeGreaterThanOrEqual(150)
+    expect(api.waited[0]?.ms).toBeLessThan(2000)
+  })
+
+  it('30 s by default, and a check keeps its own deadline (timeoutSeconds + grace)', async () => {
+    const api = silentApi()
+    const timeouts: number[] = []
+    const real = AbortSignal.timeout
+    AbortSignal.timeout = (ms: number) => {
+      timeouts.push(ms)
+      return real.call(AbortSignal, 1) // the same signal, fired at once
+    }
+    try {
+      const db = SupabaseDatabase.connect('https://abcdefghij.supabase.co', 'sb_secret_x', {
+        fetch: api.fetch,
+      })
+      expect((await rejection(db.history('x', 1))).message).toContain('within 30 s')
+      expect(
+        (await rejection(db.runCheck(spec({ kind: 'trigger', table: 't' }), { timeoutSeconds: 5 })))
+          .message,
+      ).toContain("within 7 s (the check's timeoutSeconds plus a grace period)")
+    } finally {
+      AbortSignal.timeout = real
+    }
+    expect(timeouts).toEqual([30_000, 7_000])
+  })
+})
+
+function emptyRun() {
+  return {
+    run_id: crypto.randomUUID(),
+    trigger: 'cli' as const,
+    started_at: new Date().toISOString(),
+    duration_ms: 0,
+    results: [],
+  }
+}
 
 /** Waits until some session holds a dq single-flight advisory lock. */
 async function waitForAdvisoryLock(database: TestDatabase): Promise<void> {

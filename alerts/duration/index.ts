@@ -1,11 +1,13 @@
 /**
- * Durations written in the catalog, such as `"24 hours"` or `"30 minutes"`:
- * the alert repeat interval. Whole units only (minutes to weeks), so a value
- * means the same in TypeScript and in PostgreSQL.
+ * Durations written in the catalog, such as `"24 hours"`, `"30 minutes"` or
+ * `"1.5h"`: the alert repeat interval. One number (decimals allowed) and one
+ * unit from minutes to weeks; no months or years, whose length varies. Only
+ * TypeScript reads it (alerts/policy): the database keeps the catalog text.
  *
  * @example
  * ```ts
  * durationMs('24 hours') // 86_400_000
+ * durationMs('1.5h') // 5_400_000
  * DurationSchema.parse('2 days') // '2 days'
  * ```
  */

@@ -1,34 +1,50 @@
 /**
- * The monitor watches itself: each scheduled run leaves a heartbeat with the
- * cron interval it expects, and the next run (or `GET /health?deep=1`) calls
- * the monitor stale when no run completed for twice that interval. The
- * interval is the gap between the tick that started this run and the one
- * before it (so a weekday-only cron expects Friday → Monday, not 24 hours).
+ * The monitor watches itself: each scheduled tick leaves a heartbeat, and the
+ * next run (or `GET /health?deep=1`) calls the monitor stale once the second
+ * tick after that beat has passed with no newer one: two runs in a row
+ * missed. Measured in the cron's own ticks, because its gaps may differ: a
+ * weekday cron beats on Friday and is next expected on Monday, and
+ * `0 9,12 * * *` alternates 3 and 21 hours. SQL cannot read a cron, so the
+ * deadline is computed here and stored (migration 20261123000008).
  *
  * @example
  * ```ts
- * cronIntervalSeconds('0 * * * *', new Date('2026-11-23T03:00:00Z'))   // 3600
- * cronIntervalSeconds('0 9 * * 1-5', new Date('2026-11-23T09:00:00Z')) // 259200 (Fri → Mon)
+ * cronHeartbeat('0 9 * * 1-5', new Date('2026-11-20T09:00:00Z')) // Friday
+ * // { beat_at: '2026-11-20T09:00:00.000Z', interval_seconds: 259200,   (Fri → Mon)
+ * //   stale_after: '2026-11-24T09:00:00.000Z' }                        (Tuesday's tick)
  * ```
  */
 import { CronExpressionParser } from 'cron-parser'
-import { cronError } from '../../checks/schedule.ts'
+import { cronError, tickOf } from '../../checks/schedule.ts'
+
+/** What a scheduled tick writes to dq.monitor_heartbeat. */
+export type Heartbeat = {
+  /** The tick (UTC, to the minute) the beat belongs to. */
+  beat_at: string
+  /** Seconds from this tick to the next: when the next run is expected. */
+  interval_seconds: number
+  /** The tick after the next: past it with no newer beat, the monitor is stale. */
+  stale_after: string
+}
 
 /**
- * Seconds between the latest tick of `expression` at or before `at` and the
- * tick before it (UTC); undefined for an empty or invalid expression (a
- * hand-made scheduled event), which then leaves no heartbeat.
+ * The heartbeat of the tick of `expression` that `at` belongs to (tickOf:
+ * a late delivery keeps its tick); undefined for an empty or invalid
+ * expression (a hand-made scheduled event), which leaves no heartbeat.
  */
-export function cronIntervalSeconds(expression: string, at: Date): number | undefined {
-  if (cronError(expression) !== undefined) return undefined // cron-parser reads "" as every minute
+export function cronHeartbeat(expression: string, at: Date): Heartbeat | undefined {
+  if (cronError(expression) !== undefined) return undefined // tickOf would keep the minute of `at`
   try {
-    const minute = new Date(Math.floor(at.getTime() / 60_000) * 60_000)
-    const previousTick = (before: Date) =>
-      CronExpressionParser.parse(expression, { tz: 'UTC', currentDate: before }).prev().toDate()
-    const parsed = CronExpressionParser.parse(expression, { tz: 'UTC' })
-    const tick = parsed.includesDate(minute) ? minute : previousTick(minute)
-    return Math.max(60, Math.round((tick.getTime() - previousTick(tick).getTime()) / 1000))
+    const tick = tickOf(expression, at)
+    const ticks = CronExpressionParser.parse(expression, { tz: 'UTC', currentDate: tick })
+    const next = ticks.next().toDate()
+    const afterNext = ticks.next().toDate()
+    return {
+      beat_at: tick.toISOString(),
+      interval_seconds: Math.max(60, Math.round((next.getTime() - tick.getTime()) / 1000)),
+      stale_after: afterNext.toISOString(),
+    }
   } catch {
-    return undefined
+    return undefined // a cron with no future tick (cron-parser gives up searching)
   }
 }

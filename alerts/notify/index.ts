@@ -14,7 +14,8 @@
  *
  * It never throws and never changes the run: problems come back in
  * `problems` for the caller to print or log. Everything outside is injectable
- * (webhook URLs, fetch, clock, sleep) for tests.
+ * (webhook URLs, fetch, clock, sleep) for tests. A scheduled tick where no
+ * check is due calls `recordHeartbeat` instead: the heartbeat alone.
  *
  * @example
  * ```ts
@@ -32,7 +33,7 @@ import type { CheckResult, RunTrigger } from '../../checks/result.ts'
 import type { RunOutcome } from '../../checks/run-checks.ts'
 import type { Database } from '../../db/database.ts'
 import { type Webhooks, webhookFor } from '../config/index.ts'
-import { cronIntervalSeconds } from '../heartbeat/index.ts'
+import { cronHeartbeat } from '../heartbeat/index.ts'
 import { type Alert, decideAlerts, dedupKey, STALE_KEY } from '../policy/index.ts'
 import {
   DEFAULT_DELIVERY,
@@ -44,7 +45,13 @@ import {
 } from '../slack/deliver/index.ts'
 import { type RenderedMessage, renderMessages } from '../slack/message/index.ts'
 import { errorText } from '../slack/text/index.ts'
-import type { AlertBatch, MonitorStatus, OutboxStatus, Route } from '../store/index.ts'
+import {
+  type AlertBatch,
+  type MonitorStatus,
+  type OutboxStatus,
+  parseRecordHeartbeat,
+  type Route,
+} from '../store/index.ts'
 
 export type NotifyOptions = {
   /** Where to post; undefined turns alerts off (a scheduled run still leaves its heartbeat). */
@@ -73,6 +80,11 @@ export type DeliveryReport = {
   attempts: number
   http_status: number | null
   error?: string
+  /**
+   * Set when the outbox row was no longer this run's to mark: its lease ran
+   * out mid-send and another run settled it (possibly sending it too).
+   */
+  lease_lost?: true
 }
 
 export type NotifyOutcome = {
@@ -113,8 +125,7 @@ export async function planRun(
   },
 ): Promise<Plan> {
   const at = new Date(run.started_at)
-  const interval = options.heartbeat && cronIntervalSeconds(options.heartbeat.cron, at)
-  const heartbeat = interval ? options.heartbeat : undefined
+  const heartbeat = options.heartbeat && cronHeartbeat(options.heartbeat.cron, at)
   const keys = [
     ...checks.flatMap((c) => [dedupKey(c.name, 'threshold'), dedupKey(c.name, 'error')]),
     STALE_KEY,
@@ -142,7 +153,7 @@ export async function planRun(
     run_id: run.run_id,
     states: decision.states,
     messages: messages.map(({ route, payload, alerts }) => ({ route, payload, alerts })),
-    ...(interval ? { heartbeat: { beat_at: run.started_at, interval_seconds: interval } } : {}),
+    ...(heartbeat ? { heartbeat } : {}),
   }
   return { alerts: decision.alerts, messages, batch, ...(monitor ? { monitor } : {}) }
 }
@@ -167,11 +178,7 @@ export async function notifyRun(
       outcome.alerts = enqueued.plan.alerts.map(summary)
       outcome.messages = enqueued.plan.messages.map((m, i) => ({ ...m, id: enqueued.ids[i] ?? 0 }))
       if (enqueued.plan.monitor) outcome.monitor = enqueued.plan.monitor
-      if (enqueued.plan.monitor?.stale) {
-        outcome.problems.push(
-          `the monitor was down: no scheduled run completed since ${enqueued.plan.monitor.last_run_at} (more than twice the cron interval)`,
-        )
-      }
+      if (enqueued.plan.monitor?.stale) outcome.problems.push(downProblem(enqueued.plan.monitor))
     }
   } catch (error) {
     outcome.problems.push(`alerts not queued: ${errorText(messageOf(error))}`)
@@ -192,8 +199,68 @@ export async function notifyRun(
     } else if (report.status === 'failed') {
       outcome.problems.push(`Slack refused message ${report.id}: ${report.error}`)
     }
+    if (report.lease_lost) {
+      outcome.problems.push(
+        `Slack message ${report.id}: another run settled it while this run was sending (this run's lease on it ran out), so this run's outcome (${report.status}) was not recorded: it may have been posted twice`,
+      )
+    }
   }
   return outcome
+}
+
+function downProblem(monitor: MonitorStatus): string {
+  return `the monitor was down: no scheduled run completed since ${monitor.last_run_at} (two scheduled ticks in a row were missed)`
+}
+
+export type HeartbeatOutcome = {
+  /** False: the cron is empty or invalid, a newer beat is there, or the monitor was down (see problems). */
+  recorded: boolean
+  /** The heartbeat before this tick, at this tick (undefined when nothing was asked). */
+  monitor?: MonitorStatus
+  /** What went wrong, fit to log; never thrown. */
+  problems: string[]
+}
+
+/**
+ * A scheduled tick where no check is due (a trigger finer than every check's
+ * schedule): writes only the monitor's heartbeat, with no run, so the next run
+ * with checks due does not take the quiet ticks for an outage.
+ *
+ * When the monitor is already stale at this tick, nothing is written: the
+ * gap stays for the next run with checks due to announce on Slack (and
+ * `/health?deep=1` stays 503 until then), rather than vanishing under this
+ * beat. Never throws: problems come back in `problems`.
+ *
+ * @example
+ * ```ts
+ * // Worker, scheduled(), when dueChecks(...) is empty:
+ * const beat = await recordHeartbeat(db, { cron: controller.cron, at })
+ * for (const problem of beat.problems) console.error(`dq-monitor: ${problem}`)
+ * ```
+ */
+export async function recordHeartbeat(
+  db: Database,
+  tick: { cron: string; at: Date },
+): Promise<HeartbeatOutcome> {
+  const heartbeat = cronHeartbeat(tick.cron, tick.at)
+  if (!heartbeat) return { recorded: false, problems: [] } // a hand-made event: no schedule to keep
+  try {
+    const { recorded, monitor } = parseRecordHeartbeat(
+      await db.call('record_heartbeat', { heartbeat }),
+    )
+    return {
+      recorded,
+      monitor,
+      problems: monitor.stale
+        ? [`${downProblem(monitor)}; the next run with checks due announces it`]
+        : [],
+    }
+  } catch (error) {
+    return {
+      recorded: false,
+      problems: [`heartbeat not recorded: ${errorText(messageOf(error))}`],
+    }
+  }
 }
 
 async function enqueueRun(
@@ -268,7 +335,7 @@ export async function deliverPending(
     })
     lastSent = now().getTime()
     const status: OutboxStatus = result.ok ? 'sent' : result.retryable ? 'pending' : 'failed'
-    await db.markAlert(message.id, {
+    const marked = await db.markAlert(message.id, {
       status,
       attempts: result.attempts,
       httpStatus: result.httpStatus,
@@ -282,6 +349,7 @@ export async function deliverPending(
       attempts: result.attempts,
       http_status: result.httpStatus,
       ...(result.ok ? {} : { error: result.error }),
+      ...(marked.updated ? {} : { lease_lost: true as const }),
     })
     if (status === 'pending') break
   }

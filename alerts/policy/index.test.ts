@@ -25,6 +25,18 @@ function result(check: string, status: Status): CheckResult {
   }
 }
 
+/** What the runner reports when another run holds the check (checks/run-checks.ts). */
+function running(check: string): CheckResult {
+  return {
+    ...result(check, 'error'),
+    details: { code: 'check_running' },
+    error: `check "${check}" is already running`,
+  }
+}
+
+/** A step's result: a status, or "running" (skipped: another run holds the check). */
+type Step = Status | 'running'
+
 /** Alert state as the database keeps it: decisions applied, versions bumped. */
 class Store {
   readonly states = new Map<string, AlertState>()
@@ -41,13 +53,13 @@ const label = (a: Alert) => `${a.alert_kind}:${a.transition}:${a.status}`
 
 /** Runs `statuses` at the given offsets for one check; the labels each run sent. */
 function simulate(
-  steps: [offsetMs: number, status: Status][],
+  steps: [offsetMs: number, status: Step][],
   check: PolicyCheck = { name: 'orders', severity: 'warning' },
   store = new Store(),
 ): string[][] {
   return steps.map(([offset, status], i) => {
     const decision = decideAlerts({
-      results: [result(check.name, status)],
+      results: [status === 'running' ? running(check.name) : result(check.name, status)],
       checks: [check],
       states: [...store.states.values()],
       at: new Date(T0 + offset),
@@ -256,6 +268,67 @@ describe('errors', () => {
   })
 })
 
+describe('a check another run holds (check_running): no information', () => {
+  it.each<Status>(['pass', 'warn', 'fail', 'error'])(
+    'after %s: no alert, and the state is not touched',
+    (previous) => {
+      const store = new Store()
+      // A failure before the previous status: there is state to move.
+      simulate(
+        [
+          [-HOUR, 'fail'],
+          [0, previous],
+        ],
+        undefined,
+        store,
+      )
+      expect(store.states.size).toBeGreaterThan(0)
+      const decision = decideAlerts({
+        results: [running('orders')],
+        checks: [{ name: 'orders', severity: 'warning' }],
+        states: [...store.states.values()],
+        at: new Date(T0 + 25 * HOUR), // past the reminder interval too
+        criticalRoute: false,
+      })
+      expect(decision).toEqual({ alerts: [], states: [] })
+    },
+  )
+
+  it('between failures: neither an error firing nor a resolve; the incident goes on', () => {
+    expect(
+      simulate([
+        [0, 'fail'],
+        [HOUR, 'running'],
+        [2 * HOUR, 'fail'],
+        [3 * HOUR, 'pass'],
+      ]),
+    ).toEqual([['threshold:firing:fail'], [], [], ['threshold:resolved:pass']])
+  })
+
+  it('while the check errors: no reminder from it, and the reminder clock is kept', () => {
+    expect(
+      simulate([
+        [0, 'error'],
+        [24 * HOUR, 'running'],
+        [25 * HOUR, 'error'],
+        [26 * HOUR, 'pass'],
+      ]),
+    ).toEqual([['error:firing:error'], [], ['error:reminder:error'], ['error:resolved:pass']])
+  })
+
+  it('any other error still fires', () => {
+    const other = { ...result('orders', 'error'), details: { code: 'timeout' } }
+    const decision = decideAlerts({
+      results: [other],
+      checks: [{ name: 'orders', severity: 'warning' }],
+      states: [],
+      at: new Date(T0),
+      criticalRoute: false,
+    })
+    expect(decision.alerts.map(label)).toEqual(['error:firing:error'])
+  })
+})
+
 describe('flapping', () => {
   it('fail, pass, fail within an hour: two firings, one resolved, no reminders', () => {
     const sent = simulate([
@@ -360,6 +433,7 @@ describe('the monitor itself', () => {
     last_run_id: '00000000-0000-4000-8000-000000000001',
     last_run_at: new Date(T0).toISOString(),
     interval_seconds: 3600,
+    stale_after: new Date(T0 + 2 * HOUR).toISOString(),
     age_seconds: 5 * 3600,
     stale: true,
   }

@@ -9,6 +9,10 @@
  * - `resolved`: warn or fail → pass; error → runs again.
  * - nothing otherwise (fail → warn changes the state quietly).
  *
+ * A check skipped because another run holds it (an `error` result with
+ * `details.code` "check_running") says nothing about the data: it neither
+ * fires nor resolves, and its state stays as it was.
+ *
  * Severity `info` never notifies; `critical` goes to the critical webhook when
  * one is configured. Pure: no I/O, the clock is the run's start time.
  *
@@ -140,6 +144,14 @@ export function decideKey(
       }
 }
 
+/**
+ * The runner's "another run holds this check" result (checks/run-checks.ts):
+ * not a measurement and not a failure to measure, so no information at all.
+ */
+export function isCheckRunning(result: Pick<CheckResult, 'status' | 'details'>): boolean {
+  return result.status === 'error' && result.details.code === 'check_running'
+}
+
 export function decideAlerts(input: PolicyInput): Decision {
   const at = input.at
   const byKey = new Map(input.states.map((s) => [s.dedup_key, s]))
@@ -157,6 +169,8 @@ export function decideAlerts(input: PolicyInput): Decision {
     const check = byName.get(result.check)
     const route = check && routeFor(check.severity, input.criticalRoute)
     if (!check || !route) continue // not in the catalog any more, or severity info
+    // Firing here would page on overlap, and resolving would end an incident unseen.
+    if (isCheckRunning(result)) continue
     const interval = repeatMs(check)
     // error results have their own key; the threshold state keeps its last figure
     const keys: [Exclude<AlertKind, 'stale'>, Status][] =

@@ -1,8 +1,9 @@
 /**
- * What the `dq` alert functions (migration 20261123000004_dq_alerts.sql) take
- * and return: alert state per dedup key, outbox messages, the monitor's
- * heartbeat. Validated at the boundary, like db/results.ts, so a drifted
- * schema fails loudly instead of sending wrong alerts.
+ * What the `dq` alert functions (migrations 20261123000004_dq_alerts.sql and
+ * 20261123000008_dq_heartbeat.sql) take and return: alert state per dedup
+ * key, outbox messages, the monitor's heartbeat. Validated at the boundary,
+ * like db/results.ts, so a drifted schema fails loudly instead of sending
+ * wrong alerts.
  *
  * @example
  * ```ts
@@ -14,6 +15,7 @@ import type { IncomingWebhookSendArguments } from '@slack/webhook'
 import { z } from 'zod'
 import { StatusSchema } from '../../checks/result.ts'
 import { parse } from '../../db/results.ts'
+import type { Heartbeat } from '../heartbeat/index.ts'
 
 /** threshold: pass/warn/fail of a check; error: the check could not run; stale: the monitor was down. */
 export const AlertKindSchema = z.enum(['threshold', 'error', 'stale'])
@@ -82,7 +84,7 @@ export type AlertBatch = {
   states: AlertStateUpdate[]
   messages: { route: Route; payload: SlackPayload; alerts: unknown[] }[]
   /** Scheduled runs only: the heartbeat that staleness is measured from. */
-  heartbeat?: { beat_at: string; interval_seconds: number }
+  heartbeat?: Heartbeat
 }
 
 export const EnqueueResultSchema = z.object({
@@ -95,13 +97,24 @@ export const EnqueueResultSchema = z.object({
 export type EnqueueResult = z.infer<typeof EnqueueResultSchema>
 
 export const MonitorStatusSchema = z.object({
+  /** null when the last beat came from a tick with no check due (no run). */
   last_run_id: z.string().nullable(),
   last_run_at: timestamp.nullable(),
+  /** Seconds from the last beat's tick to the next one. */
   interval_seconds: z.number().int().nullable(),
+  /** When the last beat goes stale; absent before migration 20261123000008. */
+  stale_after: timestamp.nullable().default(null),
   age_seconds: z.coerce.number().nullable(),
   stale: z.boolean(),
 })
 export type MonitorStatus = z.infer<typeof MonitorStatusSchema>
+
+/** `dq.record_heartbeat`: whether the beat was written, and the status before it. */
+export const RecordHeartbeatResultSchema = z.object({
+  recorded: z.boolean(),
+  monitor: MonitorStatusSchema,
+})
+export type RecordHeartbeatResult = z.infer<typeof RecordHeartbeatResultSchema>
 
 export const MarkResultSchema = z.object({ updated: z.boolean() })
 
@@ -115,3 +128,5 @@ export const parseMonitorStatus = (value: unknown): MonitorStatus =>
   parse(MonitorStatusSchema, value, 'monitor status')
 export const parseMarkResult = (value: unknown): { updated: boolean } =>
   parse(MarkResultSchema, value, 'mark result')
+export const parseRecordHeartbeat = (value: unknown): RecordHeartbeatResult =>
+  parse(RecordHeartbeatResultSchema, value, 'heartbeat result')

@@ -52,11 +52,8 @@ export const DEFAULT_DELIVERY: DeliveryPolicy = {
 export type Sleep = (ms: number) => Promise<void>
 export const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
-/** One request and what came of it (the delivery log). */
-export type AttemptRecord = { status: number | null; error?: string; waitMs?: number }
-
 export type SendResult =
-  | { ok: true; attempts: number; httpStatus: 200; log: AttemptRecord[] }
+  | { ok: true; attempts: number; httpStatus: 200 }
   | {
       ok: false
       /** false: Slack refused it for good (do not send again); true: try on a later run. */
@@ -64,7 +61,6 @@ export type SendResult =
       attempts: number
       httpStatus: number | null
       error: string
-      log: AttemptRecord[]
     }
 
 export type SendOptions = {
@@ -99,15 +95,11 @@ export async function sendToSlack(
     timeout: policy.timeoutMs,
     retryConfig: { retries: 0 },
   })
-  const log: AttemptRecord[] = []
   for (let attempt = 1; ; attempt++) {
     let failure: Failure
     try {
       await webhook.send(payload)
-      if (last?.status === 200) {
-        log.push({ status: 200 })
-        return { ok: true, attempts: attempt, httpStatus: 200, log }
-      }
+      if (last?.status === 200) return { ok: true, attempts: attempt, httpStatus: 200 }
       // 2xx but not 200: not Slack's answer (a proxy?); not counted as sent.
       failure = {
         retryable: true,
@@ -118,12 +110,6 @@ export async function sendToSlack(
       failure = classify(error, last, policy, now())
     }
     const giveUp = !failure.retryable || attempt >= policy.maxAttempts || failure.waitMs === -1
-    const waitMs = giveUp ? undefined : (failure.waitMs ?? backoff(attempt, policy))
-    log.push({
-      status: failure.status,
-      error: failure.error,
-      ...(waitMs === undefined ? {} : { waitMs }),
-    })
     if (giveUp) {
       return {
         ok: false,
@@ -131,10 +117,9 @@ export async function sendToSlack(
         attempts: attempt,
         httpStatus: failure.status,
         error: failure.retryable ? failure.error : `${failure.error} (${PERMANENT_NOTE})`,
-        log,
       }
     }
-    await sleep(waitMs as number)
+    await sleep(failure.waitMs ?? backoff(attempt, policy))
   }
 }
 
