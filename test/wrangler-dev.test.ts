@@ -97,11 +97,11 @@ describe.runIf(engines().includes('postgres'))('wrangler dev --test-scheduled', 
     const tick = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000)
     const response = await fetch(`${base}/__scheduled?cron=${encodeURIComponent('0 * * * *')}`)
     expect(response.status).toBe(200)
-    // scheduled() hands the run to waitUntil: poll history until it lands.
+    // scheduled() hands the run to waitUntil: poll history until it is complete (up to 60 s).
     let runs: { id: string; trigger: string; idempotency_key: string }[] = []
-    for (let attempt = 0; attempt < 100 && runs.length === 0; attempt++) {
+    for (let attempt = 0; attempt < 300 && runs.length === 0; attempt++) {
       runs = await database.query(
-        `select id, trigger, idempotency_key from dq.runs where trigger = 'cron'`,
+        `select id, trigger, idempotency_key from dq.runs where trigger = 'cron' and completed`,
       )
       if (runs.length === 0) await new Promise((resolve) => setTimeout(resolve, 200))
     }
