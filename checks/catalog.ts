@@ -88,15 +88,56 @@ const common = {
   repeatInterval: DurationSchema.optional(),
 }
 
-export const StaleKeysSchema = z.strictObject({
-  ...common,
-  kind: z.literal('stale_keys'),
-  table,
-  key: expression,
-  formula: expression,
-  id: expression.optional(),
-  where: predicate.nullish(),
-})
+/**
+ * Incremental runs (duplicates, stale_keys, coverage_gap): between full runs,
+ * only rows whose `column` moved past the last successful run's watermark
+ * (kept in history) are checked. `column` is a timestamp or date that every
+ * write moves forward; `lookback` re-reads rows of transactions still open at
+ * the last run (default 10 minutes); `fullEvery` defaults to 24 hours.
+ */
+export const IncrementalSchema = z.strictObject(
+  {
+    column: expression,
+    fullEvery: interval.optional(),
+    lookback: interval.optional(),
+  },
+  { error: 'must be an object { column, fullEvery?, lookback? }' },
+)
+export type Incremental = z.infer<typeof IncrementalSchema>
+
+/** A stale_keys estimate from `percent` % of the table's pages (TABLESAMPLE SYSTEM). */
+export const SampleSchema = z.strictObject(
+  {
+    percent: z
+      .number({ error: 'must be a number (percent of the table to read)' })
+      .gt(0, 'must be above 0')
+      .max(100, 'must be at most 100'),
+  },
+  { error: 'must be an object { percent }' },
+)
+
+export const StaleKeysSchema = z
+  .strictObject({
+    ...common,
+    kind: z.literal('stale_keys'),
+    table,
+    key: expression,
+    formula: expression,
+    id: expression.optional(),
+    where: predicate.nullish(),
+    incremental: IncrementalSchema.optional(),
+    sample: SampleSchema.optional(),
+  })
+  .superRefine((check, ctx) => {
+    if (check.incremental !== undefined && check.sample !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sample'],
+        message:
+          'give either "sample" (an estimate over the whole table) or "incremental" (changed rows, exactly), not both',
+      })
+    }
+  })
 
 export const DuplicatesSchema = z.strictObject({
   ...common,
@@ -106,6 +147,7 @@ export const DuplicatesSchema = z.strictObject({
   where: predicate.nullish(),
   maxPerKey: z.number().int().min(1).optional(),
   id: expression.optional(),
+  incremental: IncrementalSchema.optional(),
 })
 
 const TRIGGER_EVENTS = ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'] as const
@@ -166,6 +208,8 @@ export const CoverageGapSchema = z.strictObject({
   kind: z.literal('coverage_gap'),
   source: side('the rows that must have a match'),
   target: side('where the match must be'),
+  /** `column` is the source's: changed source rows are looked up in the whole target. */
+  incremental: IncrementalSchema.optional(),
 })
 
 export const RawVsEnrichedSchema = z

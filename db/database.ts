@@ -69,6 +69,11 @@ export interface Database {
   runCheck(spec: CheckSpec, options: { timeoutSeconds: number }): Promise<Measurement>
   /** Plans a check's queries without reading user rows (`dq validate --db`). */
   validateCheck(spec: CheckSpec, options: { timeoutSeconds: number }): Promise<void>
+  /**
+   * The indexes an incremental check needs (value: how many are missing;
+   * details.indexes; sample: the CREATE INDEX to run). Reads no rows.
+   */
+  indexAdvice(spec: CheckSpec, options: { timeoutSeconds: number }): Promise<Measurement>
   /** Stores a run and its results; false when its idempotency key was already recorded. */
   recordRun(run: RunRecord): Promise<{ recorded: boolean }>
   /**
@@ -137,6 +142,10 @@ export abstract class DqDatabase implements Database {
 
   async validateCheck(spec: CheckSpec, options: { timeoutSeconds: number }): Promise<void> {
     await this.call('validate_check', { spec }, { readOnly: options })
+  }
+
+  async indexAdvice(spec: CheckSpec, options: { timeoutSeconds: number }): Promise<Measurement> {
+    return parseMeasurement(await this.call('index_advice', { spec }, { readOnly: options }))
   }
 
   async claimRun(run: RunClaim): Promise<{ claimed: boolean }> {

@@ -10,6 +10,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
+import { z } from 'zod'
 import { databaseLabel, type Webhooks, webhooksFrom } from '../alerts/config/index.ts'
 import {
   type NotifyOutcome,
@@ -18,7 +19,7 @@ import {
   planRun,
   previewAlerts,
 } from '../alerts/notify/index.ts'
-import type { Catalog, ResolvedCheck } from '../checks/catalog.ts'
+import type { Catalog, CheckSpec, ResolvedCheck } from '../checks/catalog.ts'
 import { DqError, messageOf } from '../checks/errors.ts'
 import { loadCatalog, selectChecks } from '../checks/load-catalog.ts'
 import { exitCodeFor } from '../checks/result.ts'
@@ -101,7 +102,8 @@ Options:
                    DQ_CATALOG, then ./checks/catalog.json
   --check NAME     run this check (repeatable); runs it even when disabled
   --tag TAG        run the enabled checks with this tag (repeatable)
-  --db URL         database; default DQ_DATABASE_URL
+  --db URL         database; default DQ_DATABASE_URL, else SUPABASE_URL +
+                   SUPABASE_SERVICE_ROLE_KEY (a Supabase project through its API)
   --json           print the result JSON on stdout, nothing else
   --notify         apply the alert policy and post to Slack (SLACK_WEBHOOK_URL,
                    optional SLACK_WEBHOOK_URL_CRITICAL): a message only when a
@@ -119,7 +121,8 @@ reminder, or recovered since on-call was last told.
 
 Options:
   --catalog FILE   catalog; default DQ_CATALOG, then ./checks/catalog.json
-  --db URL         database; default DQ_DATABASE_URL
+  --db URL         database; default DQ_DATABASE_URL, else SUPABASE_URL +
+                   SUPABASE_SERVICE_ROLE_KEY (a Supabase project through its API)
   --all            show every failing check as if it were new (to see the format)
   --json           print the Slack payloads ({ route, payload }) as JSON
 `,
@@ -132,7 +135,8 @@ A check's past results, newest first (default 20, at most 1000).
 
 Checks a catalog against the schema: every error names its field, e.g.
 checks[1].columns. With --db, also plans every check in that database (tables,
-columns and expressions must resolve) without reading any rows.
+columns and expressions must resolve) without reading any rows, and warns when
+an incremental check lacks an index it needs (with the CREATE INDEX to add).
 `,
 }
 
@@ -377,6 +381,10 @@ async function validate(flags: Flags, io: Io): Promise<number> {
   return withDatabase(flags, io, async (db) => {
     const failures = await validateInDatabase(db, catalog)
     for (const { check, error } of failures) io.stdout.write(`  ${check}: ${error}\n`)
+    const unresolved = new Set(failures.map((failure) => failure.check))
+    for (const warning of await indexWarnings(db, catalog, unresolved)) {
+      io.stdout.write(`  warning: ${warning}\n`)
+    }
     io.stdout.write(
       failures.length === 0
         ? `all ${catalog.checks.length} checks resolve in ${db.label}\n`
@@ -384,6 +392,44 @@ async function validate(flags: Flags, io: Io): Promise<number> {
     )
     return failures.length === 0 ? 0 : 2
   })
+}
+
+const IndexAdviceSchema = z.object({
+  indexes: z.array(
+    z.object({
+      table: z.string(),
+      columns: z.array(z.string()),
+      purpose: z.string(),
+      present: z.boolean().nullable(),
+      create: z.string().nullable(),
+    }),
+  ),
+})
+
+/** Incremental checks missing the indexes that make them cheap, each with the CREATE INDEX to add. */
+async function indexWarnings(db: Database, catalog: Catalog, skip: ReadonlySet<string>) {
+  const warnings: string[] = []
+  for (const check of catalog.checks) {
+    if (!('incremental' in check) || !check.incremental || skip.has(check.name)) continue
+    try {
+      const advice = await db.indexAdvice(check, { timeoutSeconds: check.timeoutSeconds })
+      for (const index of IndexAdviceSchema.parse(advice.details).indexes) {
+        const on = `${index.table} (${index.columns.join(', ')})`
+        if (index.present === false) {
+          warnings.push(
+            `${check.name}: incremental runs need an index on ${on} to ${index.purpose}; add it: ${index.create}`,
+          )
+        } else if (index.present === null) {
+          warnings.push(
+            `${check.name}: ${index.table} is a view: incremental runs need an index on ${index.columns.join(', ')} in the table under it`,
+          )
+        }
+      }
+    } catch (error) {
+      warnings.push(`${check.name}: could not check its indexes: ${messageOf(error)}`)
+    }
+  }
+  return warnings
 }
 
 async function validateInDatabase(db: Database, catalog: Catalog) {

@@ -1,0 +1,565 @@
+/**
+ * What the benchmark measures: for each check kind, our check through the
+ * real runner beside the floors (count(*), the formula's compute) and the
+ * query shapes other tools run for the same question, on the same data; and
+ * the targets of issue 6 as ratios between them.
+ *
+ * Peers, as they generate SQL (dbt-core's test wrapper, dbt-utils, Soda
+ * Core), with our tables and columns filled in. Soda fetches its frequencies
+ * to the client; here the count is taken in the database so that only the
+ * query shape is compared.
+ *
+ * @example
+ * ```ts
+ * for (const c of benchCases(sizesFor(1))) console.log(c.id, c.contenders.map((x) => x.label))
+ * ```
+ */
+import type { CheckInput } from '../checks/catalog.ts'
+import type { Sizes } from './generate.ts'
+
+export type Role = 'dq' | 'floor' | 'compute' | 'peer'
+
+export type Contender =
+  | {
+      label: string
+      role: 'dq'
+      check: CheckInput
+      /** Detail keys shown as the contender's answer. */
+      answer: string[]
+      /** Incremental: start from a watermark of CHANGED_SINCE, as if the last run came before an hour of writes. */
+      fromWatermark?: boolean
+    }
+  | { label: string; role: Exclude<Role, 'dq'>; sql: string; answer: string }
+
+/** contender A's median / contender B's median, at most `max` (or at least `min`). */
+export type RatioTarget = {
+  description: string
+  of: string
+  over: string
+  max?: number
+  min?: number
+}
+/** A contender's median in milliseconds, at most `maxMs`. */
+export type TimeTarget = { description: string; of: string; maxMs: number }
+/** A detail of one contender's result within `maxDiff` of the same detail of another's. */
+export type AccuracyTarget = {
+  description: string
+  of: string
+  over: string
+  detail: string
+  maxDiff: number
+}
+export type Target = RatioTarget | TimeTarget | AccuracyTarget
+
+export type BenchCase = {
+  id: string
+  kind: string
+  title: string
+  contenders: Contender[]
+  targets: Target[]
+}
+
+const FORMULA =
+  "case when company_domain is not null then md5(coalesce(linkedin_url,'') || '::' || company_domain || '::' || coalesce(lower(trim(title)),'') || '::' || coalesce(start_date::text,'')) end"
+const NATURAL_KEY = ['linkedin_url', 'company_domain', 'lower(trim(title))', 'start_date']
+const HAS_COMPANY = 'company_domain is not null'
+const WATERMARK = { column: 'updated_at', fullEvery: '24 hours' }
+
+/** dbt-core wraps every test's SQL like this and reads the failure count. */
+const dbtTest = (sql: string) =>
+  `select count(*) as failures, count(*) <> 0 as should_warn, count(*) <> 0 as should_error from (${sql}) dbt_internal_test`
+
+/** dbt-utils unique_combination_of_columns (its `where` config wraps the model). */
+const dbtUniqueCombination = (model: string, columns: string[]) =>
+  dbtTest(`with validation_errors as (
+    select ${columns.join(', ')} from ${model} group by ${columns.join(', ')} having count(*) > 1
+  ) select * from validation_errors`)
+
+/** Soda Core duplicate_count, counted in the database instead of on the client. */
+const sodaDuplicateCount = (table: string, columns: string[], where?: string) =>
+  `with frequencies as (
+    select ${columns.join(', ')}, count(*) as frequency from ${table}
+    where ${[...columns.map((c) => `${c} is not null`), ...(where ? [where] : [])].join(' and ')}
+    group by ${columns.join(', ')}
+  ) select count(*) from frequencies where frequency > 1`
+
+/** dbt-core relationships: child rows whose value has no parent row. */
+const dbtRelationships = (child: string, from: string, parent: string, to: string) =>
+  dbtTest(`with child as (select ${from} as from_field from ${child} where ${from} is not null),
+    parent as (select ${to} as to_field from ${parent})
+    select from_field from child left join parent on child.from_field = parent.to_field
+    where parent.to_field is null`)
+
+export function benchCases(sizes: Sizes): BenchCase[] {
+  const n = (value: number) => value.toLocaleString('en-US')
+  const pwh = 'core.person_work_history'
+  const pwhWithCompany = `(select * from ${pwh} where ${HAS_COMPANY}) dbt_subquery`
+  return [
+    {
+      id: 'duplicates_breezeway',
+      kind: 'duplicates',
+      title: `duplicates: breezeway.task_comments (task_pk, comment_id), ${n(sizes.taskComments)} rows over ${n(sizes.taskCommentKeys)} keys`,
+      contenders: [
+        {
+          label: 'dq duplicates',
+          role: 'dq',
+          answer: ['extra_rows', 'groups'],
+          check: {
+            name: 'bench_task_comments_duplicates',
+            kind: 'duplicates',
+            table: 'breezeway.task_comments',
+            columns: ['task_pk', 'comment_id'],
+          },
+        },
+        {
+          label: 'count(*)',
+          role: 'floor',
+          answer: 'rows',
+          sql: 'select count(*) from breezeway.task_comments',
+        },
+        {
+          label: 'dbt-utils unique_combination_of_columns',
+          role: 'peer',
+          answer: 'groups',
+          sql: dbtUniqueCombination('breezeway.task_comments', ['task_pk', 'comment_id']),
+        },
+        {
+          label: 'Soda duplicate_count',
+          role: 'peer',
+          answer: 'groups',
+          sql: sodaDuplicateCount('breezeway.task_comments', ['task_pk', 'comment_id']),
+        },
+        {
+          label: 'count(*) - count(distinct (…))',
+          role: 'peer',
+          answer: 'extra_rows',
+          sql: 'select count(*) - count(distinct (task_pk, comment_id)) from breezeway.task_comments',
+        },
+      ],
+      targets: [
+        {
+          description: 'dq duplicates ≤ 1.05 × dbt-utils unique_combination_of_columns',
+          of: 'dq duplicates',
+          over: 'dbt-utils unique_combination_of_columns',
+          max: 1.05,
+        },
+        {
+          description: 'count(*) - count(distinct (…)) ≥ 20 × dq duplicates',
+          of: 'count(*) - count(distinct (…))',
+          over: 'dq duplicates',
+          min: 20,
+        },
+      ],
+    },
+    {
+      id: 'duplicates_work_history',
+      kind: 'duplicates',
+      title: `duplicates: ${pwh} natural key (4 columns, one an expression) where company_domain is not null, ${n(sizes.workHistory)} rows`,
+      contenders: [
+        {
+          label: 'dq duplicates',
+          role: 'dq',
+          answer: ['extra_rows', 'groups'],
+          check: {
+            name: 'bench_work_history_duplicates',
+            kind: 'duplicates',
+            table: pwh,
+            columns: NATURAL_KEY,
+            where: HAS_COMPANY,
+          },
+        },
+        {
+          label: 'dq duplicates with ids',
+          role: 'dq',
+          answer: ['extra_rows', 'groups'],
+          check: {
+            name: 'bench_work_history_duplicates_ids',
+            kind: 'duplicates',
+            table: pwh,
+            columns: NATURAL_KEY,
+            where: HAS_COMPANY,
+            id: 'id',
+          },
+        },
+        { label: 'count(*)', role: 'floor', answer: 'rows', sql: `select count(*) from ${pwh}` },
+        {
+          label: 'dbt-utils unique_combination_of_columns',
+          role: 'peer',
+          answer: 'groups',
+          sql: dbtUniqueCombination(pwhWithCompany, NATURAL_KEY),
+        },
+        {
+          label: 'Soda duplicate_count',
+          role: 'peer',
+          answer: 'groups',
+          sql: sodaDuplicateCount(pwh, NATURAL_KEY),
+        },
+        {
+          label: 'count(*) - count(distinct (…))',
+          role: 'peer',
+          answer: 'extra_rows',
+          sql: `select count(*) - count(distinct (${NATURAL_KEY.join(', ')})) from ${pwh} where ${HAS_COMPANY}`,
+        },
+      ],
+      targets: [
+        {
+          description: 'dq duplicates ≤ 1.05 × dbt-utils unique_combination_of_columns',
+          of: 'dq duplicates',
+          over: 'dbt-utils unique_combination_of_columns',
+          max: 1.05,
+        },
+      ],
+    },
+    {
+      id: 'duplicates_current_job',
+      kind: 'duplicates',
+      title: `duplicates: one current job per person, ${pwh} (linkedin_url) where is_current`,
+      contenders: [
+        {
+          label: 'dq duplicates',
+          role: 'dq',
+          answer: ['extra_rows', 'groups'],
+          check: {
+            name: 'bench_current_job_duplicates',
+            kind: 'duplicates',
+            table: pwh,
+            columns: ['linkedin_url'],
+            where: 'is_current',
+          },
+        },
+        { label: 'count(*)', role: 'floor', answer: 'rows', sql: `select count(*) from ${pwh}` },
+        {
+          label: 'dbt unique',
+          role: 'peer',
+          answer: 'groups',
+          sql: dbtTest(`select linkedin_url as unique_field, count(*) as n_records
+            from (select * from ${pwh} where is_current) dbt_subquery
+            where linkedin_url is not null group by linkedin_url having count(*) > 1`),
+        },
+      ],
+      targets: [
+        {
+          description: 'dq duplicates ≤ 1.05 × dbt unique',
+          of: 'dq duplicates',
+          over: 'dbt unique',
+          max: 1.05,
+        },
+      ],
+    },
+    {
+      id: 'stale_keys',
+      kind: 'stale_keys',
+      title: `stale_keys: ${pwh}.experience_key vs its md5 formula, ${n(sizes.workHistory)} rows`,
+      contenders: [
+        {
+          label: 'dq stale_keys',
+          role: 'dq',
+          answer: ['mismatched', 'missing', 'unexpected'],
+          check: {
+            name: 'bench_experience_key_stale',
+            kind: 'stale_keys',
+            table: pwh,
+            key: 'experience_key',
+            formula: FORMULA,
+          },
+        },
+        {
+          label: 'dq stale_keys, 1 % sample',
+          role: 'dq',
+          answer: ['ratio', 'ratio_error'],
+          check: {
+            name: 'bench_experience_key_stale_sample',
+            kind: 'stale_keys',
+            table: pwh,
+            key: 'experience_key',
+            formula: FORMULA,
+            sample: { percent: 1 },
+          },
+        },
+        { label: 'count(*)', role: 'floor', answer: 'rows', sql: `select count(*) from ${pwh}` },
+        {
+          label: 'count(formula)',
+          role: 'compute',
+          answer: 'non-null keys',
+          sql: `select count(${FORMULA}) from ${pwh}`,
+        },
+        {
+          label: 'naive split (formula per FILTER)',
+          role: 'peer',
+          answer: 'mismatched',
+          sql: `select count(*) filter (where experience_key <> (${FORMULA})) as mismatched,
+                       count(*) filter (where experience_key is null and (${FORMULA}) is not null) as missing,
+                       count(*) filter (where experience_key is not null and (${FORMULA}) is null) as unexpected
+                from ${pwh}`,
+        },
+        {
+          label: 'dbt-utils expression_is_true',
+          role: 'peer',
+          answer: 'stale rows',
+          sql: dbtTest(
+            `select * from ${pwh} where not (experience_key is not distinct from (${FORMULA}))`,
+          ),
+        },
+      ],
+      targets: [
+        {
+          description: 'dq stale_keys (full split + sample) ≤ 1.1 × count(formula)',
+          of: 'dq stale_keys',
+          over: 'count(formula)',
+          max: 1.1,
+        },
+        {
+          description: 'dq stale_keys, 1 % sample ≤ 0.02 × dq stale_keys',
+          of: 'dq stale_keys, 1 % sample',
+          over: 'dq stale_keys',
+          max: 0.02,
+        },
+        {
+          description: '1 % sample ratio within 0.1 point (0.001) of the true ratio',
+          of: 'dq stale_keys, 1 % sample',
+          over: 'dq stale_keys',
+          detail: 'ratio',
+          maxDiff: 0.001,
+        },
+      ],
+    },
+    {
+      id: 'coverage_gap',
+      kind: 'coverage_gap',
+      title: `coverage_gap: extracted.person_experience (${n(sizes.personExperience)} rows) → ${pwh}.source_id`,
+      contenders: [
+        {
+          label: 'dq coverage_gap',
+          role: 'dq',
+          answer: ['missing', 'source_rows'],
+          check: {
+            name: 'bench_person_experience_gap',
+            kind: 'coverage_gap',
+            source: { table: 'extracted.person_experience', key: 'id', where: HAS_COMPANY },
+            target: { table: pwh, key: 'source_id' },
+          },
+        },
+        {
+          label: 'count(*) of source',
+          role: 'floor',
+          answer: 'rows',
+          sql: 'select count(*) from extracted.person_experience',
+        },
+        {
+          label: 'NOT EXISTS anti-join',
+          role: 'compute',
+          answer: 'missing',
+          sql: `select count(*) from extracted.person_experience s
+                where ${HAS_COMPANY} and not exists (select 1 from ${pwh} t where t.source_id = s.id)`,
+        },
+        {
+          label: 'dbt relationships (LEFT JOIN … IS NULL)',
+          role: 'peer',
+          answer: 'missing',
+          sql: dbtRelationships(
+            `(select * from extracted.person_experience where ${HAS_COMPANY}) dbt_subquery`,
+            'id',
+            pwh,
+            'source_id',
+          ),
+        },
+      ],
+      targets: [
+        {
+          description: 'dq coverage_gap ≤ 1.1 × NOT EXISTS anti-join',
+          of: 'dq coverage_gap',
+          over: 'NOT EXISTS anti-join',
+          max: 1.1,
+        },
+      ],
+    },
+    {
+      id: 'coverage_gap_unique_target',
+      kind: 'coverage_gap',
+      title: `coverage_gap, target key unique: jobs.raw_jobs.job_hash (${n(sizes.rawJobs)} rows) → jobs.enriched_jobs.job_hash (UNIQUE)`,
+      contenders: [
+        {
+          label: 'dq coverage_gap',
+          role: 'dq',
+          answer: ['missing', 'source_rows'],
+          check: {
+            name: 'bench_raw_jobs_gap',
+            kind: 'coverage_gap',
+            source: { table: 'jobs.raw_jobs', key: 'job_hash' },
+            target: { table: 'jobs.enriched_jobs', key: 'job_hash' },
+          },
+        },
+        {
+          label: 'count(*) of source',
+          role: 'floor',
+          answer: 'rows',
+          sql: 'select count(*) from jobs.raw_jobs',
+        },
+        {
+          label: 'NOT EXISTS anti-join',
+          role: 'compute',
+          answer: 'missing',
+          sql: `select count(*) from jobs.raw_jobs s
+                where not exists (select 1 from jobs.enriched_jobs t where t.job_hash = s.job_hash)`,
+        },
+        {
+          label: 'dbt relationships (LEFT JOIN … IS NULL)',
+          role: 'peer',
+          answer: 'missing (NULL keys not counted)',
+          sql: dbtRelationships('jobs.raw_jobs', 'job_hash', 'jobs.enriched_jobs', 'job_hash'),
+        },
+      ],
+      targets: [
+        {
+          description: 'dq coverage_gap ≤ 1.1 × NOT EXISTS anti-join',
+          of: 'dq coverage_gap',
+          over: 'NOT EXISTS anti-join',
+          max: 1.1,
+        },
+      ],
+    },
+    {
+      id: 'raw_vs_enriched',
+      kind: 'raw_vs_enriched',
+      title: `raw_vs_enriched: jobs.raw_jobs (${n(sizes.rawJobs)} rows, ${n(sizes.rawJobKeys)} hashes) → jobs.enriched_jobs`,
+      contenders: [
+        {
+          label: 'dq raw_vs_enriched',
+          role: 'dq',
+          answer: ['lost_rows', 'lost_keys'],
+          check: {
+            name: 'bench_jobs_raw_vs_enriched',
+            kind: 'raw_vs_enriched',
+            raw: { table: 'jobs.raw_jobs', key: 'job_hash' },
+            enriched: { table: 'jobs.enriched_jobs', key: 'job_hash' },
+          },
+        },
+        {
+          label: 'count(*) of raw',
+          role: 'floor',
+          answer: 'rows',
+          sql: 'select count(*) from jobs.raw_jobs',
+        },
+        {
+          label: 'one grouping pass + one anti-join',
+          role: 'compute',
+          answer: 'lost rows',
+          sql: `select coalesce(sum(n), 0) from (select job_hash, count(*) as n from jobs.raw_jobs group by 1) r
+                where job_hash is null
+                   or not exists (select 1 from jobs.enriched_jobs e where e.job_hash = r.job_hash)`,
+        },
+        {
+          label: 'dbt relationships (LEFT JOIN … IS NULL)',
+          role: 'peer',
+          answer: 'lost rows (NULL keys not counted)',
+          sql: dbtRelationships('jobs.raw_jobs', 'job_hash', 'jobs.enriched_jobs', 'job_hash'),
+        },
+      ],
+      targets: [
+        {
+          description: 'dq raw_vs_enriched ≤ 1.1 × one grouping pass + one anti-join',
+          of: 'dq raw_vs_enriched',
+          over: 'one grouping pass + one anti-join',
+          max: 1.1,
+        },
+      ],
+    },
+    {
+      id: 'trigger',
+      kind: 'trigger',
+      title: `trigger: discovery over ${n(sizes.triggerTables)} tables with updated_at (schema bench_triggers)`,
+      contenders: [
+        {
+          label: 'dq trigger',
+          role: 'dq',
+          answer: ['tables_checked'],
+          check: {
+            name: 'bench_updated_at_triggers',
+            kind: 'trigger',
+            schemas: ['bench_triggers'],
+            column: 'updated_at',
+            events: ['UPDATE'],
+            timing: 'BEFORE',
+          },
+        },
+        {
+          label: 'information_schema query',
+          role: 'peer',
+          answer: 'tables missing a trigger',
+          sql: `select count(*) from information_schema.columns c
+                where c.table_schema = 'bench_triggers' and c.column_name = 'updated_at'
+                  and not exists (
+                    select 1 from information_schema.triggers t
+                    where t.event_object_schema = c.table_schema and t.event_object_table = c.table_name
+                      and t.action_timing = 'BEFORE' and t.event_manipulation = 'UPDATE')`,
+        },
+      ],
+      targets: [{ description: 'dq trigger < 100 ms', of: 'dq trigger', maxMs: 100 }],
+    },
+    incrementalCase(
+      'incremental_stale_keys',
+      `incremental stale_keys: ${n(sizes.changedWorkHistory)} changed rows in ${n(sizes.workHistory)}`,
+      {
+        kind: 'stale_keys',
+        table: pwh,
+        key: 'experience_key',
+        formula: FORMULA,
+      },
+      ['mismatched', 'missing', 'unexpected'],
+    ),
+    incrementalCase(
+      'incremental_duplicates',
+      `incremental duplicates: ${n(sizes.changedWorkHistory)} changed rows in ${n(sizes.workHistory)}, natural key`,
+      { kind: 'duplicates', table: pwh, columns: NATURAL_KEY, where: HAS_COMPANY },
+      ['extra_rows', 'groups'],
+    ),
+    incrementalCase(
+      'incremental_coverage_gap',
+      `incremental coverage_gap: ${n(sizes.changedPersonExperience)} changed rows in ${n(sizes.personExperience)}`,
+      {
+        kind: 'coverage_gap',
+        source: { table: 'extracted.person_experience', key: 'id', where: HAS_COMPANY },
+        target: { table: pwh, key: 'source_id' },
+      },
+      ['missing', 'source_rows'],
+    ),
+  ]
+}
+
+/** A full run and an incremental run of the same check. */
+function incrementalCase(
+  id: string,
+  title: string,
+  check: Record<string, unknown>,
+  answer: string[],
+): BenchCase {
+  const kind = String(check.kind)
+  return {
+    id,
+    kind,
+    title,
+    contenders: [
+      {
+        label: `dq ${kind}, incremental`,
+        role: 'dq',
+        answer: [...answer, 'scope'],
+        fromWatermark: true,
+        check: { name: `bench_${id}`, ...check, incremental: WATERMARK } as CheckInput,
+      },
+      {
+        label: `dq ${kind}, full`,
+        role: 'dq',
+        answer,
+        check: { name: `bench_${id}_full`, ...check } as CheckInput,
+      },
+    ],
+    targets: [
+      {
+        description: `incremental ≤ 0.05 × full`,
+        of: `dq ${kind}, incremental`,
+        over: `dq ${kind}, full`,
+        max: 0.05,
+      },
+    ],
+  }
+}
