@@ -492,3 +492,35 @@ describe('durations', () => {
     expect(formatDuration(26 * HOUR)).toBe('1 day 2 hours')
   })
 })
+
+describe('incremental runs (details.scope "incremental"): they can open an incident, not end one', () => {
+  const incremental = (status: Status): CheckResult => ({
+    ...result('orders', status),
+    details: { scope: 'incremental' },
+  })
+  const decide = (store: Store, r: CheckResult, offset: number) => {
+    const decision = decideAlerts({
+      results: [r],
+      checks: [{ name: 'orders', severity: 'warning' }],
+      states: [...store.states.values()],
+      at: new Date(T0 + offset),
+      criticalRoute: false,
+    })
+    store.apply(decision, `run-${offset}`)
+    return decision.alerts.map(label)
+  }
+
+  it('a full failure, then incremental passes: no resolve; a full pass resolves', () => {
+    const store = new Store()
+    expect(decide(store, result('orders', 'fail'), 0)).toEqual(['threshold:firing:fail'])
+    expect(decide(store, incremental('pass'), HOUR)).toEqual([])
+    expect(decide(store, incremental('warn'), 2 * HOUR)).toEqual([])
+    expect(decide(store, result('orders', 'pass'), 3 * HOUR)).toEqual(['threshold:resolved:pass'])
+  })
+
+  it('an incremental failure fires', () => {
+    const store = new Store()
+    expect(decide(store, incremental('pass'), 0)).toEqual([])
+    expect(decide(store, incremental('fail'), HOUR)).toEqual(['threshold:firing:fail'])
+  })
+})

@@ -152,6 +152,11 @@ export function isCheckRunning(result: Pick<CheckResult, 'status' | 'details'>):
   return result.status === 'error' && result.details.code === 'check_running'
 }
 
+/** A result of an incremental run (`details.scope`), which saw only the rows changed since the last. */
+export function isIncremental(result: Pick<CheckResult, 'details'>): boolean {
+  return result.details.scope === 'incremental'
+}
+
 export function decideAlerts(input: PolicyInput): Decision {
   const at = input.at
   const byKey = new Map(input.states.map((s) => [s.dedup_key, s]))
@@ -186,6 +191,16 @@ export function decideAlerts(input: PolicyInput): Decision {
       // A run that started before the one the state comes from never overwrites it.
       if (previous && Date.parse(previous.observed_at) > at.getTime()) continue
       if (!previous && current === 'pass') continue // nothing to remember
+      // An incremental run measures the changed rows only: it can open or worsen
+      // an incident, but only a full run can say the old bad rows are gone.
+      if (
+        kind === 'threshold' &&
+        isIncremental(result) &&
+        previous &&
+        statusRank(current) < statusRank(previous.status)
+      ) {
+        continue
+      }
       const { transition, next } = decideKey(previous, current, at, interval)
       states.push({
         dedup_key: key,
