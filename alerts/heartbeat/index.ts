@@ -5,7 +5,7 @@
  * missed. Measured in the cron's own ticks, because its gaps may differ: a
  * weekday cron beats on Friday and is next expected on Monday, and
  * `0 9,12 * * *` alternates 3 and 21 hours. SQL cannot read a cron, so the
- * deadline is computed here and stored (migration 20261123000008).
+ * deadline is computed here and stored (dq.monitor_heartbeat.stale_after).
  *
  * @example
  * ```ts

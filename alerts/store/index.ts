@@ -1,6 +1,6 @@
 /**
- * What the `dq` alert functions (migrations 20261123000004_dq_alerts.sql and
- * 20261123000008_dq_heartbeat.sql) take and return: alert state per dedup
+ * What the `dq` alert functions (migration 20261123000004_dq_alerts.sql)
+ * take and return: alert state per dedup
  * key, outbox messages, the monitor's heartbeat. Validated at the boundary,
  * like db/results.ts, so a drifted schema fails loudly instead of sending
  * wrong alerts.
@@ -102,7 +102,7 @@ export const MonitorStatusSchema = z.object({
   last_run_at: timestamp.nullable(),
   /** Seconds from the last beat's tick to the next one. */
   interval_seconds: z.number().int().nullable(),
-  /** When the last beat goes stale; absent before migration 20261123000008. */
+  /** When the last beat goes stale (dq.heartbeat_deadline). */
   stale_after: timestamp.nullable().default(null),
   age_seconds: z.coerce.number().nullable(),
   stale: z.boolean(),

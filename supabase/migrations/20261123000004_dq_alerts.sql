@@ -52,9 +52,16 @@ create index if not exists alert_outbox_run_idx on dq.alert_outbox (run_id);
 -- it expected: staleness of the monitor itself (one row).
 create table if not exists dq.monitor_heartbeat (
   singleton boolean primary key default true check (singleton),
-  run_id uuid not null,
+  -- null for a tick where no check was due (dq.record_heartbeat)
+  run_id uuid,
   beat_at timestamptz not null,
+  -- the gap to the next tick of the cron (shown as the run expected next)
   interval_seconds integer not null check (interval_seconds > 0),
+  -- the second tick of the cron after the beat: past it with no newer beat,
+  -- two runs in a row were missed. Only the caller can read a cron, so it
+  -- sends this; a gap "twice the interval" would be wrong for uneven crons
+  -- ("0 9 * * 1-5" over a weekend, "0 9,12 * * *").
+  stale_after timestamptz,
   updated_at timestamptz not null default now()
 );
 
@@ -80,12 +87,59 @@ as $$
   where dedup_keys is null or s.dedup_key = any (dedup_keys)
 $$;
 
--- One run's alert decision, atomically: the new state of each key, the Slack
+-- When a heartbeat goes stale: stale_after, else (a row written without one) twice the interval.
+create or replace function dq.heartbeat_deadline(beat_at timestamptz, interval_seconds integer,
+                                                 stale_after timestamptz)
+returns timestamptz
+language sql
+stable
+as $$
+  select coalesce(heartbeat_deadline.stale_after,
+                  heartbeat_deadline.beat_at
+                    + make_interval(secs => 2 * heartbeat_deadline.interval_seconds))
+$$;
+
+-- Writes a heartbeat { beat_at, interval_seconds, stale_after? } unless a
+-- newer one is there. Two cron triggers beating at the same minute keep the
+-- earlier deadline: the finer trigger's, which beats again first. True when written.
+create or replace function dq.put_heartbeat(beat_run uuid, heartbeat jsonb)
+returns boolean
+language plpgsql
+volatile
+as $$
+declare
+  beat timestamptz := (heartbeat ->> 'beat_at')::timestamptz;
+  every integer := (heartbeat ->> 'interval_seconds')::integer;
+  deadline timestamptz := (heartbeat ->> 'stale_after')::timestamptz;
+  written boolean;
+begin
+  if beat is null or every is null or every <= 0 then
+    raise exception using errcode = '22023',
+      message = 'heartbeat: beat_at and a positive interval_seconds are required';
+  end if;
+  if deadline is not null and deadline <= beat then
+    raise exception using errcode = '22023', message = 'heartbeat: stale_after must come after beat_at';
+  end if;
+  insert into dq.monitor_heartbeat as h (singleton, run_id, beat_at, interval_seconds, stale_after)
+  values (true, beat_run, beat, every, deadline)
+  on conflict (singleton) do update
+    set run_id = excluded.run_id, beat_at = excluded.beat_at,
+        interval_seconds = excluded.interval_seconds, stale_after = excluded.stale_after,
+        updated_at = now()
+    where excluded.beat_at > h.beat_at
+       or (excluded.beat_at = h.beat_at
+           and coalesce(excluded.stale_after, 'infinity') <= coalesce(h.stale_after, 'infinity'))
+  returning true into written;
+  return coalesce(written, false);
+end
+$$;
+
+-- In one transaction: the new alert state of each key, the run's Slack
 -- messages to send (outbox) and, for scheduled runs, the heartbeat.
 --   batch = { run_id, states: [{ dedup_key, check, alert_kind, status, opened_at,
 --             last_notified_at, observed_at, expected_version }],
 --             messages: [{ route, payload, alerts }],
---             heartbeat?: { beat_at, interval_seconds } }
+--             heartbeat?: { beat_at, interval_seconds, stale_after? } }
 -- expected_version is the version the caller read (0: no row). When any key
 -- moved since, nothing is written and { conflict: true } asks the caller to
 -- read again and decide again: two concurrent runs never both notify.
@@ -136,14 +190,10 @@ begin
   )
   select array_agg(id order by id) into new_ids from inserted;
 
+  -- This run decided on the monitor's staleness (above, in the same batch):
+  -- its beat may replace a stale one.
   if batch ? 'heartbeat' and jsonb_typeof(batch -> 'heartbeat') = 'object' then
-    insert into dq.monitor_heartbeat as h (singleton, run_id, beat_at, interval_seconds)
-    values (true, batch_run, (batch -> 'heartbeat' ->> 'beat_at')::timestamptz,
-            (batch -> 'heartbeat' ->> 'interval_seconds')::integer)
-    on conflict (singleton) do update
-      set run_id = excluded.run_id, beat_at = excluded.beat_at,
-          interval_seconds = excluded.interval_seconds, updated_at = now()
-      where excluded.beat_at >= h.beat_at;
+    perform dq.put_heartbeat(batch_run, batch -> 'heartbeat');
   end if;
 
   return jsonb_build_object('conflict', false, 'keys', '[]'::jsonb,
@@ -230,9 +280,9 @@ begin
 end
 $$;
 
--- Is the monitor alive? The last scheduled run's heartbeat, stale when no run
--- has completed for twice its cron interval. `exclude_run` lets a run ask
--- about the runs before itself.
+-- Is the monitor alive? The last scheduled heartbeat, stale once its deadline
+-- (dq.heartbeat_deadline) has passed at `as_of` (default now). `exclude_run`
+-- lets a run ask about the beats before its own.
 create or replace function dq.monitor_status(as_of timestamptz default null,
                                              exclude_run uuid default null)
 returns jsonb
@@ -241,16 +291,45 @@ stable
 as $$
   select case when h.singleton is null then
     jsonb_build_object('last_run_id', null, 'last_run_at', null, 'interval_seconds', null,
-                       'age_seconds', null, 'stale', false)
+                       'stale_after', null, 'age_seconds', null, 'stale', false)
   else
     jsonb_build_object(
       'last_run_id', h.run_id, 'last_run_at', h.beat_at, 'interval_seconds', h.interval_seconds,
+      'stale_after', dq.heartbeat_deadline(h.beat_at, h.interval_seconds, h.stale_after),
       'age_seconds', round(extract(epoch from coalesce(as_of, now()) - h.beat_at)),
-      'stale', coalesce(as_of, now()) - h.beat_at > make_interval(secs => 2 * h.interval_seconds))
+      'stale', coalesce(as_of, now())
+                 > dq.heartbeat_deadline(h.beat_at, h.interval_seconds, h.stale_after))
   end
   from (select true as one) o
   left join dq.monitor_heartbeat h
-    on h.singleton and (exclude_run is null or h.run_id <> exclude_run)
+    on h.singleton and (exclude_run is null or h.run_id is distinct from exclude_run)
+$$;
+
+-- A tick where no check is due: only the heartbeat { beat_at, interval_seconds,
+-- stale_after? }, with no run. Returns { recorded, monitor }, monitor being
+-- the status before this beat, at beat_at. When that status is stale nothing
+-- is written: the gap stays for the next run with checks due to announce
+-- (dq.enqueue_alerts), instead of disappearing under this beat.
+create or replace function dq.record_heartbeat(heartbeat jsonb)
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  beat timestamptz := (heartbeat ->> 'beat_at')::timestamptz;
+  before jsonb;
+begin
+  if jsonb_typeof(heartbeat) is distinct from 'object' or beat is null then
+    raise exception using errcode = '22023', message = 'record_heartbeat: heartbeat.beat_at is required';
+  end if;
+  -- As enqueue_alerts: a run announcing a gap and this beat never interleave.
+  perform pg_advisory_xact_lock(hashtext('dq-monitor-alerts'), 0);
+  before := dq.monitor_status(beat, null);
+  if (before ->> 'stale')::boolean then
+    return jsonb_build_object('recorded', false, 'monitor', before);
+  end if;
+  return jsonb_build_object('recorded', dq.put_heartbeat(null, heartbeat), 'monitor', before);
+end
 $$;
 
 -- Grants, as in 20261123000003, in one function every later migration calls
