@@ -125,6 +125,26 @@ describe.each(engines())('incremental runs on %s', (engine) => {
       )
     })
 
+    it('a row committed with an updated_at older than watermark - lookback waits for the next full run', async () => {
+      // A long transaction stamps now() at its start: past the lookback, the
+      // incremental runs cannot see it (README: set lookback above the longest writer).
+      await recorded('stale_late', STALE)
+      await database().exec(
+        "insert into inc.items values (30, 'Gnu', 'GNU', now() - interval '20 minutes')",
+      )
+      const incremental = await recorded('stale_late', STALE)
+      expect(incremental.details.scope).toBe('incremental')
+      expect(incremental.sample).not.toContainEqual(expect.objectContaining({ id: 30 }))
+      const wider = await recorded('stale_late', {
+        ...STALE,
+        incremental: { ...STALE.incremental, lookback: '30 minutes' },
+      })
+      // a new lookback is a changed check: full, and it sees the row
+      expect(wider.details).toMatchObject({ scope: 'full' })
+      expect(wider.sample).toContainEqual({ id: 30, stored: 'GNU', expected: 'gnu' })
+      await database().exec('delete from inc.items where id = 30')
+    })
+
     it('runs full again once fullEvery has passed since the last full run', async () => {
       await database().exec(`
         update dq.results set details = jsonb_set(details, '{full_at}', to_jsonb(now() - interval '25 hours'))
@@ -313,6 +333,29 @@ describe.each(engines())('incremental runs on %s', (engine) => {
         expect.objectContaining({ table: 'inc.target', columns: ['source_id'], present: true }),
       ])
       expect(gap.sample).toEqual(['create index concurrently on inc.daily (day);'])
+    })
+
+    it('each field is checked and named before any of it reaches SQL', async () => {
+      const column = await rejection(advice({ ...DUPLICATES, columns: ['lower(email)', 'nope'] }))
+      expect(column.message).toContain('check field "columns[1]"')
+      const target = await rejection(advice({ ...GAP, target: { table: 'inc.nope', key: 'id' } }))
+      expect(target.message).toContain('check field "target.table"')
+      const count = async () =>
+        (await database().query<{ n: number }>('select count(*)::int as n from inc.people'))[0]?.n
+      const before = await count()
+      // Past the catalog's own checks (a caller of the SQL function itself), outside
+      // any read-only transaction: the function still refuses a second statement.
+      const injected = await rejection(
+        database().db.call('index_advice', {
+          spec: {
+            ...DUPLICATES,
+            name: 'advice',
+            columns: ['email) from inc.people; delete from inc.people; select (1'],
+          },
+        }),
+      )
+      expect(injected.message).toContain('check field "columns[0]"')
+      expect(await count()).toBe(before)
     })
 
     it('a check without incremental needs none', async () => {

@@ -140,7 +140,7 @@ begin
   select r.details into previous
   from dq.results r
   where r.check_name = spec ->> 'name' and r.status <> 'error'
-  order by r.started_at desc, r.id desc
+  order by r.id desc -- recording order: a client clock running ahead cannot pin it
   limit 1;
 
   watermark := previous -> 'watermark';
@@ -558,7 +558,8 @@ begin
   end if;
 
   return jsonb_build_object(
-    'value', round((stats.mismatched + stats.missing + stats.unexpected) * scale),
+    -- The sum of the parts as shown, so value and split always agree.
+    'value', round(stats.mismatched * scale) + round(stats.missing * scale) + round(stats.unexpected * scale),
     'details', jsonb_build_object(
       'rows', round(stats.rows * scale),
       'mismatched', round(stats.mismatched * scale),
@@ -734,10 +735,28 @@ declare
   create_sql text;
   column_sql text := spec #>> '{incremental,column}';
   changed_purpose text := 'find the rows changed since the last run';
+  pos integer;
 begin
   if spec is null or spec -> 'incremental' is null or jsonb_typeof(spec -> 'incremental') = 'null' then
     return jsonb_build_object('value', 0, 'details', jsonb_build_object('indexes', '[]'::jsonb), 'sample', '[]'::jsonb);
   end if;
+  -- Every field is checked on its own first (a single expression that resolves
+  -- in its table, named in the error), before any of it reaches SQL text.
+  case spec ->> 'kind'
+    when 'stale_keys', 'duplicates' then
+      perform dq.expression_sql(dq.relation_sql(spec ->> 'table', 'table'), column_sql, 'incremental.column');
+      for pos in 0 .. coalesce(jsonb_array_length(spec -> 'columns'), 0) - 1 loop
+        perform dq.expression_sql(dq.relation_sql(spec ->> 'table', 'table'), spec -> 'columns' ->> pos,
+                                  format('columns[%s]', pos));
+      end loop;
+    when 'coverage_gap' then
+      perform dq.expression_sql(dq.relation_sql(spec #>> '{source,table}', 'source.table'), column_sql,
+                                'incremental.column');
+      perform dq.expression_sql(dq.relation_sql(spec #>> '{target,table}', 'target.table'),
+                                spec #>> '{target,key}', 'target.key');
+    else
+      null;
+  end case;
   case spec ->> 'kind'
     when 'stale_keys' then
       needs := jsonb_build_array(jsonb_build_object('table', spec ->> 'table', 'columns', jsonb_build_array(column_sql), 'purpose', changed_purpose));
@@ -814,4 +833,8 @@ $$;
 -- Grants (20261123000004's dq.apply_grants): nothing in dq for PUBLIC, anon
 -- or authenticated; service_role and dq_monitor may call every function
 -- above.
+-- Duplicate keys travel as text between the grouping and the sample ids:
+-- shortest-exact float output keeps a float8 key equal to itself.
+alter function dq.check_duplicates(jsonb) set extra_float_digits = 3;
+
 select dq.apply_grants();
