@@ -19,7 +19,7 @@ import {
   planRun,
   previewAlerts,
 } from '../alerts/notify/index.ts'
-import type { Catalog, CheckSpec, ResolvedCheck } from '../checks/catalog.ts'
+import type { Catalog, ResolvedCheck } from '../checks/catalog.ts'
 import { DqError, messageOf } from '../checks/errors.ts'
 import { loadCatalog, selectChecks } from '../checks/load-catalog.ts'
 import { exitCodeFor } from '../checks/result.ts'

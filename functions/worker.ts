@@ -16,15 +16,10 @@
  */
 import catalogInput from 'dq-catalog'
 import { z } from 'zod'
-import {
-  AlertEnvSchema,
-  databaseLabel,
-  type Webhooks,
-  webhooksFrom,
-} from '../alerts/config/index.ts'
+import { alertSettings, databaseLabel } from '../alerts/config/index.ts'
 import { type NotifyOptions, notifyRun, recordHeartbeat } from '../alerts/notify/index.ts'
 import { parseCatalog } from '../checks/catalog.ts'
-import { DqError, messageOf } from '../checks/errors.ts'
+import { DqError } from '../checks/errors.ts'
 import { runChecks } from '../checks/run-checks.ts'
 import { dueChecks, tickOf } from '../checks/schedule.ts'
 import type { Database } from '../db/database.ts'
@@ -62,7 +57,7 @@ const BindingsSchema = z
       .string()
       .min(1, 'must not be empty (wrangler secret put SUPABASE_SERVICE_ROLE_KEY)')
       .optional(),
-    // Slack's settings are read apart (slackFrom): a bad one turns alerts off, not the monitor.
+    // Slack's settings are read apart (alertSettings): a bad one turns alerts off, not the monitor.
   })
   .refine((env) => Boolean(env.SUPABASE_URL) === Boolean(env.SUPABASE_SERVICE_ROLE_KEY), {
     message: 'SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY go together: set both secrets',
@@ -110,26 +105,9 @@ async function withDatabase<T>(bindings: Bindings, use: (db: Database) => Promis
   return use(connect(bindings))
 }
 
-/**
- * Slack's settings (alerts/config: SLACK_WEBHOOK_URL, SLACK_WEBHOOK_URL_CRITICAL,
- * DQ_DATABASE_LABEL). A malformed one turns alerts off and says why; the checks
- * still run and are recorded.
- */
-function slackFrom(env: unknown): { webhooks?: Webhooks; label?: string; problem?: string } {
-  const settings = env as Record<string, unknown>
-  const label = AlertEnvSchema.shape.DQ_DATABASE_LABEL.safeParse(settings.DQ_DATABASE_LABEL)
-  const labelled = label.success && label.data ? { label: label.data } : {}
-  try {
-    const webhooks = webhooksFrom(settings)
-    return { ...(webhooks ? { webhooks } : {}), ...labelled }
-  } catch (error) {
-    return { ...labelled, problem: `alerts are off: ${messageOf(error)}` }
-  }
-}
-
 const app = createApp((c): Services => {
   const bindings = config(c.env)
-  const slack = slackFrom(c.env)
+  const slack = alertSettings(c.env)
   return {
     catalog,
     token: bindings.DQ_API_TOKEN,
@@ -159,7 +137,7 @@ export async function runScheduled(
   deps: ScheduledDeps = {},
 ) {
   const bindings = config(env)
-  const slack = slackFrom(env)
+  const slack = alertSettings(env)
   if (slack.problem) console.error(`dq-monitor: ${slack.problem}`)
   const at = tickOf(controller.cron, new Date(controller.scheduledTime))
   const checks = dueChecks(catalog.checks, at)

@@ -2,7 +2,7 @@
 // that never carry a connection string.
 import { describe, expect, it } from 'vitest'
 import { DqError } from '../../checks/errors.ts'
-import { databaseLabel, webhookFor, webhooksFrom } from './index.ts'
+import { alertSettings, databaseLabel, webhookFor, webhooksFrom } from './index.ts'
 
 describe('webhooksFrom', () => {
   it('SLACK_WEBHOOK_URL, optional SLACK_WEBHOOK_URL_CRITICAL; blank means unset', () => {
@@ -50,5 +50,34 @@ describe('databaseLabel', () => {
 
   it('DQ_DATABASE_LABEL wins', () => {
     expect(databaseLabel('postgres://dq@db/app', 'prod analytics')).toBe('prod analytics')
+  })
+})
+
+describe('alertSettings (the Worker: a bad setting turns alerts off, never throws)', () => {
+  it('valid settings: the webhooks and the label', () => {
+    expect(
+      alertSettings({
+        SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T0/B0/x',
+        DQ_DATABASE_LABEL: 'production',
+      }),
+    ).toEqual({
+      webhooks: { default: 'https://hooks.slack.com/services/T0/B0/x' },
+      label: 'production',
+    })
+  })
+
+  it('a malformed URL: no webhooks, a problem naming the setting but not its value', () => {
+    const settings = alertSettings({
+      SLACK_WEBHOOK_URL: 'not-a-secret-url',
+      DQ_DATABASE_LABEL: 'prod',
+    })
+    expect(settings.webhooks).toBeUndefined()
+    expect(settings.label).toBe('prod')
+    expect(settings.problem).toContain('SLACK_WEBHOOK_URL')
+    expect(settings.problem).not.toContain('not-a-secret-url')
+  })
+
+  it('nothing set: alerts off without a problem', () => {
+    expect(alertSettings({})).toEqual({})
   })
 })

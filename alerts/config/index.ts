@@ -12,7 +12,7 @@
  * ```
  */
 import { z } from 'zod'
-import { DqError } from '../../checks/errors.ts'
+import { DqError, messageOf } from '../../checks/errors.ts'
 import type { Route } from '../store/index.ts'
 
 /** An http(s) URL, checked without ever quoting it back (it holds the webhook's secret). */
@@ -61,6 +61,27 @@ export function webhooksFrom(env: Record<string, unknown>): Webhooks | undefined
     return undefined
   }
   return critical ? { default: main, critical } : { default: main }
+}
+
+/**
+ * The Slack settings of a long-running service (the Worker): like
+ * `webhooksFrom`, but a malformed setting turns alerts off and says why
+ * (`problem`) instead of throwing, so the checks still run and are recorded.
+ */
+export function alertSettings(env: unknown): {
+  webhooks?: Webhooks
+  label?: string
+  problem?: string
+} {
+  const settings = (env ?? {}) as Record<string, unknown>
+  const label = AlertEnvSchema.shape.DQ_DATABASE_LABEL.safeParse(settings.DQ_DATABASE_LABEL)
+  const labelled = label.success && label.data ? { label: label.data } : {}
+  try {
+    const webhooks = webhooksFrom(settings)
+    return { ...(webhooks ? { webhooks } : {}), ...labelled }
+  } catch (error) {
+    return { ...labelled, problem: `alerts are off: ${messageOf(error)}` }
+  }
 }
 
 /** The URL for a route: the critical webhook when configured, else the default one. */
