@@ -11,7 +11,7 @@
  * ```
  */
 import { parseArgs } from 'node:util'
-import { messageOf } from '../checks/errors.ts'
+import { messageOf } from '../kernel/errors.ts'
 import { runBenchmark } from './benchmark.ts'
 import { renderMarkdown, writeReport } from './report.ts'
 

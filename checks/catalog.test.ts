@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
+import { DqError } from '../kernel/errors.ts'
 import { parseCatalog } from './catalog.ts'
-import { DqError } from './errors.ts'
 
 const dup = { name: 'dups', kind: 'duplicates', table: 't.a', columns: ['a'] }
 

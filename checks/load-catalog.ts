@@ -1,37 +1,47 @@
 /**
  * Finds, loads and validates a catalog: a JSON file, or a TypeScript/JavaScript
  * module whose default export is the catalog object (see `defineCatalog`).
- * Without a path: DQ_CATALOG, then ./checks/catalog.json, then the catalog of
- * demo incidents shipped with dq-monitor.
+ * Without a path: DQ_CATALOG from the environment the caller passes, then
+ * ./checks/catalog.json, then the catalog of demo incidents shipped with
+ * dq-monitor.
  *
  * @example
  * ```ts
- * const catalog = await loadCatalog(flags.catalog)
+ * const catalog = await loadCatalog({ path: flags.catalog, env: process.env })
  * const checks = selectChecks(catalog, { names: ['pwh_experience_key_stale'] })
  * ```
  */
 import { access, readFile } from 'node:fs/promises'
 import { extname, resolve } from 'node:path'
-import { pathToFileURL } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { DqError, messageOf } from '../kernel/errors.ts'
 import { type Catalog, parseCatalog } from './catalog.ts'
-import { DqError, messageOf } from './errors.ts'
 
-export const BUNDLED_CATALOG = new URL('./catalog.json', import.meta.url)
+/** The demo catalog shipped with dq-monitor. */
+export const BUNDLED_CATALOG = fileURLToPath(new URL('./catalog.json', import.meta.url))
 
-export async function resolveCatalogPath(path?: string): Promise<string> {
-  if (path) return resolve(path)
-  if (process.env.DQ_CATALOG) return resolve(process.env.DQ_CATALOG)
+export type CatalogSource = {
+  /** --catalog FILE */
+  path?: string | undefined
+  /** Where DQ_CATALOG is read from (process.env in the CLI). */
+  env?: { DQ_CATALOG?: string | undefined }
+}
+
+export async function resolveCatalogPath(source: CatalogSource = {}): Promise<string> {
+  if (source.path) return resolve(source.path)
+  const fromEnv = source.env?.DQ_CATALOG?.trim()
+  if (fromEnv) return resolve(fromEnv)
   const local = resolve('checks/catalog.json')
   try {
     await access(local)
     return local
   } catch {
-    return BUNDLED_CATALOG.pathname
+    return BUNDLED_CATALOG
   }
 }
 
-export async function loadCatalog(path?: string): Promise<Catalog & { path: string }> {
-  const file = await resolveCatalogPath(path)
+export async function loadCatalog(source: CatalogSource = {}): Promise<Catalog & { path: string }> {
+  const file = await resolveCatalogPath(source)
   let input: unknown
   try {
     if (extname(file) === '.json') {
@@ -47,6 +57,3 @@ export async function loadCatalog(path?: string): Promise<Catalog & { path: stri
   }
   return { ...parseCatalog(input, file), path: file }
 }
-
-// Kept here too for the CLI's convenience; the Worker imports ./select-checks.ts (no node:fs).
-export { type Selection, selectChecks } from './select-checks.ts'

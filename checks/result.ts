@@ -1,20 +1,26 @@
 /**
  * The result contract: what `dq run --json`, the HTTP API and history return.
+ * A result says what it means on its own: its severity and owner travel with
+ * it (no re-join with the catalog by name), and a check that could not run
+ * carries an `error_code` (`check_running` when another run held it).
  *
  * @example
  * ```ts
- * const run: RunResult = await runChecks(db, checks, { trigger: 'cli' })
- * run.results[0] // { check, kind, status, value, threshold, details, sample, duration_ms, error }
+ * const run: RunResult = await runChecks(port, checks, { trigger: 'cli' })
+ * run.results[0] // { check, kind, status, severity, owner, value, threshold, details, sample, ... }
  * ```
  */
 import { z } from 'zod'
-import { CHECK_KINDS, ThresholdSchema } from './catalog.ts'
+import { ErrorCodeSchema } from '../kernel/errors.ts'
+import { SeveritySchema } from './fields.ts'
+import { CheckKindSchema, kindOf } from './kinds/index.ts'
 
 export const StatusSchema = z.enum(['pass', 'warn', 'fail', 'error'])
 export type Status = z.infer<typeof StatusSchema>
 
-export const TriggerSchema = z.enum(['cron', 'http', 'cli'])
-export type RunTrigger = z.infer<typeof TriggerSchema>
+/** What started a run (not to be confused with the `trigger` check kind). */
+export const RunTriggerSchema = z.enum(['cron', 'http', 'cli'])
+export type RunTrigger = z.infer<typeof RunTriggerSchema>
 
 /** What `dq.run_check(spec)` returns from the database. */
 export const MeasurementSchema = z.object({
@@ -24,22 +30,33 @@ export const MeasurementSchema = z.object({
 })
 export type Measurement = z.infer<typeof MeasurementSchema>
 
+/** A threshold as a result reports it (catalog thresholds are checked in checks/threshold.ts). */
+const ReportedThresholdSchema = z.object({
+  warn: z.number().optional(),
+  fail: z.number().optional(),
+  metric: z.enum(['count', 'ratio']),
+})
+
 export const CheckResultSchema = z.object({
   check: z.string(),
-  kind: z.enum(CHECK_KINDS),
+  kind: CheckKindSchema,
   status: StatusSchema,
+  severity: SeveritySchema,
+  owner: z.string().nullable(),
   value: z.number().nullable(),
-  threshold: ThresholdSchema,
+  threshold: ReportedThresholdSchema,
   details: z.record(z.string(), z.unknown()),
   sample: z.array(z.unknown()),
   duration_ms: z.number().int().nonnegative(),
   error: z.string().nullable(),
+  /** Why the check could not run, as a code (null unless status is error). */
+  error_code: ErrorCodeSchema.nullable(),
 })
 export type CheckResult = z.infer<typeof CheckResultSchema>
 
 export const RunResultSchema = z.object({
   run_id: z.uuid(),
-  trigger: TriggerSchema,
+  trigger: RunTriggerSchema,
   started_at: z.string(),
   duration_ms: z.number().int().nonnegative(),
   results: z.array(CheckResultSchema),
@@ -48,8 +65,12 @@ export type RunResult = z.infer<typeof RunResultSchema>
 
 /** A stored result, as `dq history` returns it: the result plus its run. */
 export const HistoryEntrySchema = CheckResultSchema.extend({
+  // A kind this version no longer has, or a result recorded before severity was kept.
+  kind: z.string(),
+  severity: SeveritySchema.nullable(),
+  error_code: z.string().nullable(),
   run_id: z.string(),
-  trigger: TriggerSchema,
+  trigger: RunTriggerSchema,
   started_at: z.string(),
 })
 export type HistoryEntry = z.infer<typeof HistoryEntrySchema>
@@ -72,4 +93,40 @@ export function exitCodeFor(results: readonly { status: Status }[]): 0 | 1 | 2 {
 
 export function statusRank(status: Status): number {
   return STATUS_RANK[status]
+}
+
+/** Another run held the check: no measurement and no failure to measure, so no information. */
+export function isCheckRunning(result: Pick<CheckResult, 'status' | 'error_code'>): boolean {
+  return result.status === 'error' && result.error_code === 'check_running'
+}
+
+/** A result of an incremental run, which saw only the rows changed since the last. */
+export function isIncremental(result: Pick<CheckResult, 'details'>): boolean {
+  return result.details.scope === 'incremental'
+}
+
+/**
+ * The one line that says what a result means, from its kind (checks/kinds):
+ * what the CLI table, alerts and the status page show next to the value.
+ *
+ * @example
+ * ```ts
+ * keyFigure(result) // "8,000 mismatched, 0 missing, 346 unexpected of 10,000 rows (83.5%)"
+ * ```
+ */
+export function keyFigure(
+  result: Pick<CheckResult, 'status' | 'details' | 'error'> & { kind: string },
+): string {
+  if (result.status === 'error') return result.error ?? 'could not run'
+  const kind = kindOf(result.kind)
+  const unreadable = `(details of a ${result.kind} check this version cannot read)`
+  if (!kind) return unreadable
+  const details = kind.details.safeParse(result.details)
+  if (details.success) return kind.figure(details.data)
+  // A result from another version (history) may lack a field: show what is there.
+  try {
+    return kind.figure(result.details)
+  } catch {
+    return unreadable
+  }
 }

@@ -1,21 +1,31 @@
 /**
  * The runner: runs checks one after another, turns each measurement into a
  * status, isolates failures (a check that cannot run is `error` with the
- * database's message; the others still run) and records the run in history.
+ * database's message and an error code; the others still run) and records
+ * the run in history.
  *
  * @example
  * ```ts
- * const run = await runChecks(db, catalog.checks, {
+ * const run = await runChecks(port, catalog.checks, {
  *   trigger: 'cli',
  *   onResult: (r) => console.error(r.check, r.status),
  * })
  * ```
  */
-import type { Database, RunClaim } from '../db/database.ts'
+import { codeOf, messageOf } from '../kernel/errors.ts'
+import type { DatabasePort } from '../kernel/port.ts'
 import type { ResolvedCheck } from './catalog.ts'
-import { DqError, messageOf } from './errors.ts'
 import type { CheckResult, RunResult, RunTrigger } from './result.ts'
+import { claimRun, measureCheck, recordRun } from './store.ts'
 import { evaluateThreshold } from './threshold.ts'
+
+/**
+ * A check already running elsewhere (another request, an overlapping cron
+ * run): 'reject' throws DqError('check_running') (HTTP 409); 'error' (the
+ * default) reports that check as an error (error_code "check_running") and
+ * runs the others.
+ */
+export type SingleFlight = 'reject' | 'error'
 
 export type RunOptions = {
   trigger: RunTrigger
@@ -26,13 +36,8 @@ export type RunOptions = {
    * in history before any check runs, and a second delivery runs nothing.
    */
   idempotencyKey?: string
-  /**
-   * A check already running elsewhere (another request, an overlapping cron
-   * run): 'reject' throws DqError('check_running') (HTTP 409); 'error' (the
-   * default) reports that check as an error and runs the others.
-   */
-  singleFlight?: 'reject' | 'error'
-  /** Skip writing to history (e.g. `dq validate`); default false. */
+  singleFlight?: SingleFlight
+  /** Skip writing to history (e.g. `dq validate`); default true. */
   record?: boolean
   now?: () => Date
 }
@@ -46,16 +51,22 @@ export type RunOutcome = RunResult & {
   recordError?: string
 }
 
-/** Runs one check and never throws: a failure becomes an `error` result. */
+/** Runs one check and never throws (but for 'reject'): a failure becomes an `error` result. */
 export async function runCheck(
-  db: Database,
+  port: DatabasePort,
   check: ResolvedCheck,
-  singleFlight: 'reject' | 'error' = 'error',
+  options: { singleFlight?: SingleFlight } = {},
 ): Promise<CheckResult> {
   const started = performance.now()
-  const base = { check: check.name, kind: check.kind, threshold: check.threshold }
+  const base = {
+    check: check.name,
+    kind: check.kind,
+    severity: check.severity,
+    owner: check.owner ?? null,
+    threshold: check.threshold,
+  }
   try {
-    const measurement = await db.runCheck(check, { timeoutSeconds: check.timeoutSeconds })
+    const measurement = await measureCheck(port, check, { timeoutSeconds: check.timeoutSeconds })
     return {
       ...base,
       status: evaluateThreshold(check.threshold, measurement),
@@ -64,44 +75,45 @@ export async function runCheck(
       sample: measurement.sample,
       duration_ms: elapsed(started),
       error: null,
+      error_code: null,
     }
   } catch (error) {
-    const running = error instanceof DqError && error.code === 'check_running'
-    if (singleFlight === 'reject' && running) throw error
+    if (options.singleFlight === 'reject' && codeOf(error) === 'check_running') throw error
     return {
       ...base,
       status: 'error',
       value: null,
-      // "Another run has it" says nothing about the data: alerts/policy leaves its state alone.
-      details: running ? { code: 'check_running' } : {},
+      details: {},
       sample: [],
       duration_ms: elapsed(started),
       error: messageOf(error),
+      error_code: codeOf(error) ?? 'internal',
     }
   }
 }
 
 export async function runChecks(
-  db: Database,
+  port: DatabasePort,
   checks: readonly ResolvedCheck[],
   options: RunOptions,
 ): Promise<RunOutcome> {
   const now = options.now ?? (() => new Date())
-  const startedAt = now()
+  const startedAt = now().toISOString()
   const started = performance.now()
   const runId = crypto.randomUUID()
-  if (options.idempotencyKey && options.record !== false) {
-    const claimed = await claim(db, {
+  const record = options.record ?? true
+  if (options.idempotencyKey && record) {
+    const claimed = await claim(port, {
       run_id: runId,
       trigger: options.trigger,
-      started_at: startedAt.toISOString(),
+      started_at: startedAt,
       idempotency_key: options.idempotencyKey,
     })
     if (!claimed) {
       return {
         run_id: runId,
         trigger: options.trigger,
-        started_at: startedAt.toISOString(),
+        started_at: startedAt,
         duration_ms: elapsed(started),
         results: [],
         recorded: false,
@@ -111,27 +123,27 @@ export async function runChecks(
   }
   const results: CheckResult[] = []
   for (const [index, check] of checks.entries()) {
-    const result = await runCheck(db, check, options.singleFlight ?? 'error')
+    const result = await runCheck(port, check, { singleFlight: options.singleFlight ?? 'error' })
     results.push(result)
     options.onResult?.(result, index, checks.length)
   }
   const run: RunResult = {
     run_id: runId,
     trigger: options.trigger,
-    started_at: startedAt.toISOString(),
+    started_at: startedAt,
     duration_ms: elapsed(started),
     results,
   }
-  if (options.record === false) return { ...run, recorded: false }
+  if (!record) return { ...run, recorded: false }
   try {
-    const { recorded } = await db.recordRun({
+    const recorded = await recordRun(port, {
       ...run,
       ...(options.idempotencyKey ? { idempotency_key: options.idempotencyKey } : {}),
     })
-    return { ...run, recorded }
+    return { ...run, duration_ms: elapsed(started), recorded }
   } catch (error) {
     // The results are still returned and printed: a history failure must not hide them.
-    return { ...run, recorded: false, recordError: messageOf(error) }
+    return { ...run, duration_ms: elapsed(started), recorded: false, recordError: messageOf(error) }
   }
 }
 
@@ -139,9 +151,9 @@ export async function runChecks(
  * Claims the tick; when the claim itself fails (a database from before
  * dq.claim_run, say) the run goes ahead and recording still keeps it once.
  */
-async function claim(db: Database, run: RunClaim): Promise<boolean> {
+async function claim(port: DatabasePort, run: Parameters<typeof claimRun>[1]): Promise<boolean> {
   try {
-    return (await db.claimRun(run)).claimed
+    return await claimRun(port, run)
   } catch {
     return true
   }

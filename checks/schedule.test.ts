@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { parseCatalog } from './catalog.ts'
-import { cronError, dueChecks, isDue, tickOf } from './schedule.ts'
+import { cronError, isDue, tickOf } from './cron.ts'
+import { dueChecks } from './schedule.ts'
 
 describe('schedules', () => {
   it('isDue matches the minute of the tick, in UTC', () => {

@@ -1,62 +1,110 @@
 /**
- * Picks the adapter for a database reference, the same way everywhere:
- * `--db` or DQ_DATABASE_URL; `postgres://...` uses postgres.js, `pglite:memory`
- * or `pglite:DIR` embedded PGlite; with neither, SUPABASE_URL +
- * SUPABASE_SERVICE_ROLE_KEY use supabase-js over the project's API. The
+ * The one place that picks a database, everywhere (CLI, `dq serve`, the
+ * Worker): an explicit reference (`--db`) first, then a Hyperdrive binding,
+ * then DQ_DATABASE_URL, then SUPABASE_URL + SUPABASE_SERVICE_ROLE_KEY.
+ * `postgres://...` uses a direct connection, `pglite:memory` or `pglite:DIR`
+ * embedded PGlite, the Supabase pair supabase-js over the project's API. The
  * environment is passed in (process.env on Node, the bindings in a Worker).
  *
  * @example
  * ```ts
- * const db = await openDatabase(flags.db ?? process.env.DQ_DATABASE_URL, process.env)
+ * const port = await openDatabase({ reference: flags.db, env: process.env })
+ * const port = await openDatabase({ env: workerBindings }) // HYPERDRIVE wins there
  * ```
  */
-import { DqError } from '../checks/errors.ts'
-import type { Database } from './database.ts'
+import { DqError } from '../kernel/errors.ts'
+import type { DatabasePort } from '../kernel/port.ts'
+import { safeUrl } from '../kernel/redact.ts'
 import type { SupabaseOptions } from './supabase.ts'
 
-/** The environment variables that select supabase-js when no reference is given. */
+/** The settings that select a database when no reference is given. */
 export type DatabaseEnv = {
+  DQ_DATABASE_URL?: string | undefined
   SUPABASE_URL?: string | undefined
   SUPABASE_SERVICE_ROLE_KEY?: string | undefined
+  /** A Cloudflare Hyperdrive binding (the Worker only). */
+  HYPERDRIVE?: { connectionString: string } | undefined
 }
 
-export async function openDatabase(
-  reference: string | undefined,
-  env: DatabaseEnv = {},
-  options: SupabaseOptions = {},
-): Promise<Database> {
-  const ref = reference?.trim()
-  if (!ref) return openSupabase(env, options)
-  if (ref.startsWith('pglite:')) {
-    const { PGliteDatabase } = await import('./pglite.ts')
-    return PGliteDatabase.open(ref.slice('pglite:'.length) || 'memory')
-  }
-  if (/^postgres(ql)?:\/\//.test(ref)) {
-    const { PostgresJsDatabase } = await import('./postgres-js.ts')
-    return PostgresJsDatabase.connect(ref)
-  }
-  throw new DqError(
-    'config',
-    `--db "${ref.replace(/:[^:@/]*@/, ':***@')}" is not a database reference: use postgres://user@host:5432/db, pglite:memory or pglite:DIR`,
-  )
-}
+export type DatabaseChoice =
+  | { adapter: 'pglite'; location: string }
+  | { adapter: 'postgres'; url: string; via: 'reference' | 'hyperdrive' | 'url' }
+  | { adapter: 'supabase'; url: string; key: string }
 
-async function openSupabase(env: DatabaseEnv, options: SupabaseOptions): Promise<Database> {
-  const url = env.SUPABASE_URL?.trim()
+const REFERENCE_HELP = 'use postgres://user@host:5432/db, pglite:memory or pglite:DIR'
+
+/** Which adapter, from a reference and the environment; DqError('config') when none fits. */
+export function chooseDatabase(source: {
+  reference?: string | undefined
+  env?: DatabaseEnv
+}): DatabaseChoice {
+  const env = source.env ?? {}
+  const reference = source.reference?.trim()
+  if (reference) return fromReference(reference, 'reference')
+  if (env.HYPERDRIVE?.connectionString) {
+    return { adapter: 'postgres', url: env.HYPERDRIVE.connectionString, via: 'hyperdrive' }
+  }
+  const url = env.DQ_DATABASE_URL?.trim()
+  if (url) return fromReference(url, 'url')
+  const supabaseUrl = env.SUPABASE_URL?.trim()
   const key = env.SUPABASE_SERVICE_ROLE_KEY?.trim()
-  if (!url && !key) {
+  if (!supabaseUrl && !key) {
     throw new DqError(
       'config',
       'no database: pass --db postgres://... (or pglite:memory, pglite:DIR), set DQ_DATABASE_URL, or set SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY to use a Supabase project through its API',
     )
   }
-  if (!url || !key) {
-    const missing = url ? 'SUPABASE_SERVICE_ROLE_KEY' : 'SUPABASE_URL'
+  if (!supabaseUrl || !key) {
+    const missing = supabaseUrl ? 'SUPABASE_SERVICE_ROLE_KEY' : 'SUPABASE_URL'
     throw new DqError(
       'config',
       `${missing} is not set: a Supabase project needs both SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY (or pass --db / DQ_DATABASE_URL instead)`,
     )
   }
-  const { SupabaseDatabase } = await import('./supabase.ts')
-  return SupabaseDatabase.connect(url, key, options)
+  return { adapter: 'supabase', url: supabaseUrl, key }
+}
+
+function fromReference(reference: string, via: 'reference' | 'url'): DatabaseChoice {
+  const name = via === 'reference' ? '--db' : 'DQ_DATABASE_URL'
+  if (reference.startsWith('pglite:')) {
+    return { adapter: 'pglite', location: reference.slice('pglite:'.length) || 'memory' }
+  }
+  if (/^postgres(ql)?:\/\//.test(reference)) {
+    if (!URL.canParse(reference)) {
+      throw new DqError(
+        'config',
+        `${name} is not a valid URL (check the host, port and the escaping of the password): ${REFERENCE_HELP}`,
+      )
+    }
+    return { adapter: 'postgres', url: reference, via }
+  }
+  throw new DqError(
+    'config',
+    `${name} "${safeUrl(reference)}" is not a database reference: ${REFERENCE_HELP}`,
+  )
+}
+
+export type OpenOptions = SupabaseOptions
+
+/** Opens the chosen adapter. PGlite is loaded only when chosen (the Worker never bundles it). */
+export async function openDatabase(
+  source: { reference?: string | undefined; env?: DatabaseEnv },
+  options: OpenOptions = {},
+): Promise<DatabasePort> {
+  const choice = chooseDatabase(source)
+  switch (choice.adapter) {
+    case 'pglite': {
+      const { PGliteDatabase } = await import('./pglite.ts')
+      return PGliteDatabase.open(choice.location)
+    }
+    case 'postgres': {
+      const { PostgresJsDatabase } = await import('./postgres-js.ts')
+      // Hyperdrive pools connections and cannot keep prepared statements.
+      return PostgresJsDatabase.connect(choice.url, { prepare: choice.via !== 'hyperdrive' })
+    }
+    case 'supabase': {
+      const { SupabaseDatabase } = await import('./supabase.ts')
+      return SupabaseDatabase.connect(choice.url, choice.key, options)
+    }
+  }
 }

@@ -7,21 +7,22 @@
  * const db = await PGliteDatabase.open('memory')
  * await db.migrate()
  * await db.exec(await readFile(SEED_FILE, 'utf8'))
+ * await db.call('check_history', { check_name: 'x', max_results: 5 })
  * ```
  */
 import { PGlite } from '@electric-sql/pglite'
-import { type CallOptions, callSql, DqDatabase, LOCK_TIMEOUT_MS } from './database.ts'
+import { type CallOptions, type DatabasePort, LOCK_TIMEOUT_MS } from '../kernel/port.ts'
+import { callSql } from './call-sql.ts'
 import { loadMigrations } from './migrations.ts'
 import { databaseError } from './sql-error.ts'
 
 type Row = { result: unknown }
 
-export class PGliteDatabase extends DqDatabase {
+export class PGliteDatabase implements DatabasePort {
   readonly label: string
   readonly pg: PGlite
 
   private constructor(pg: PGlite, label: string) {
-    super()
     this.pg = pg
     this.label = label
   }

@@ -5,12 +5,14 @@
  * @example
  * ```ts
  * const db = PostgresJsDatabase.connect('postgres://dq@db.internal:5432/app')
- * const measurement = await db.runCheck(check, { timeoutSeconds: 60 })
+ * await db.call('check_history', { check_name: 'x', max_results: 5 })
  * await db.close()
  * ```
  */
 import postgres, { type Sql } from 'postgres'
-import { type CallOptions, callSql, DqDatabase, LOCK_TIMEOUT_MS } from './database.ts'
+import { type CallOptions, type DatabasePort, LOCK_TIMEOUT_MS } from '../kernel/port.ts'
+import { safeUrl } from '../kernel/redact.ts'
+import { callSql } from './call-sql.ts'
 import { databaseError } from './sql-error.ts'
 
 export type PostgresJsOptions = {
@@ -20,12 +22,11 @@ export type PostgresJsOptions = {
   prepare?: boolean
 }
 
-export class PostgresJsDatabase extends DqDatabase {
+export class PostgresJsDatabase implements DatabasePort {
   readonly label: string
   readonly sql: Sql
 
   private constructor(sql: Sql, label: string) {
-    super()
     this.sql = sql
     this.label = label
   }
@@ -37,7 +38,7 @@ export class PostgresJsDatabase extends DqDatabase {
       onnotice: () => {},
       connection: { application_name: 'dq-monitor' },
     })
-    return new PostgresJsDatabase(sql, redactUrl(url))
+    return new PostgresJsDatabase(sql, safeUrl(url))
   }
 
   async migrate(): Promise<void> {
@@ -81,17 +82,5 @@ export class PostgresJsDatabase extends DqDatabase {
     } catch (error) {
       throw databaseError(error)
     }
-  }
-}
-
-/** postgres://user:secret@host/db -> postgres://user@host/db */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url)
-    parsed.password = ''
-    parsed.search = ''
-    return parsed.toString()
-  } catch {
-    return 'postgres://(unparsable url)'
   }
 }

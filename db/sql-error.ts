@@ -7,7 +7,7 @@
  * try { await sql`...` } catch (e) { throw databaseError(e) }
  * ```
  */
-import { DqError, messageOf } from '../checks/errors.ts'
+import { DqError, messageOf } from '../kernel/errors.ts'
 
 /** SQLSTATEs with a better message than the database's alone. */
 const HINTS: Record<string, { code: 'timeout' | 'not_migrated' | 'database'; hint: string }> = {

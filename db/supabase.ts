@@ -21,13 +21,13 @@
  * @example
  * ```ts
  * const db = SupabaseDatabase.connect(env.SUPABASE_URL, env.SUPABASE_SERVICE_ROLE_KEY)
- * const measurement = await db.runCheck(check, { timeoutSeconds: 60 })
+ * await db.call('run_check', { spec }, { readOnly: { timeoutSeconds: 60 } })
  * ```
  */
 import { createClient, type SupabaseClient } from '@supabase/supabase-js'
 import { decode } from 'hono/jwt'
-import { DqError } from '../checks/errors.ts'
-import { type CallOptions, DqDatabase } from './database.ts'
+import { DqError } from '../kernel/errors.ts'
+import { CALL_TIMEOUT_SECONDS, type CallOptions, type DatabasePort } from '../kernel/port.ts'
 import { databaseError, sqlState } from './sql-error.ts'
 
 export type SupabaseOptions = {
@@ -65,9 +65,8 @@ type FailureContext = {
 }
 
 const DEFAULT_GRACE_SECONDS = 2
-const DEFAULT_CALL_TIMEOUT_SECONDS = 30
 
-export class SupabaseDatabase extends DqDatabase {
+export class SupabaseDatabase implements DatabasePort {
   /** The project's host (never the key). */
   readonly label: string
   readonly client: SupabaseClient
@@ -81,7 +80,6 @@ export class SupabaseDatabase extends DqDatabase {
     keyRole: string | undefined,
     timeouts: { graceSeconds: number; callTimeoutSeconds: number },
   ) {
-    super()
     this.client = client
     this.label = host
     this.keyRole = keyRole
@@ -100,7 +98,7 @@ export class SupabaseDatabase extends DqDatabase {
     })
     return new SupabaseDatabase(client, project.host, keyRole, {
       graceSeconds: options.deadlineGraceSeconds ?? DEFAULT_GRACE_SECONDS,
-      callTimeoutSeconds: options.callTimeoutSeconds ?? DEFAULT_CALL_TIMEOUT_SECONDS,
+      callTimeoutSeconds: options.callTimeoutSeconds ?? CALL_TIMEOUT_SECONDS,
     })
   }
 
@@ -112,7 +110,7 @@ export class SupabaseDatabase extends DqDatabase {
     // A check waits its own timeoutSeconds (plus grace); every other call a fixed bound.
     const deadline = options.readOnly
       ? { seconds: options.readOnly.timeoutSeconds + this.graceSeconds, of: 'check' as const }
-      : { seconds: this.callTimeoutSeconds, of: 'call' as const }
+      : { seconds: options.timeoutSeconds ?? this.callTimeoutSeconds, of: 'call' as const }
     const signal = AbortSignal.timeout(Math.ceil(deadline.seconds * 1000))
     // POST always: supabase-js turns object arguments of a GET into "[object Object]".
     const { data, error, status } = await this.client.schema('dq').rpc(fn, args).abortSignal(signal)

@@ -17,11 +17,13 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { z } from 'zod'
 import { databaseLabel } from '../alerts/config/index.ts'
 import { type NotifyOptions, notifyRun, notifySummary } from '../alerts/notify/index.ts'
+import { monitorStatus } from '../alerts/store/index.ts'
 import type { Catalog, ResolvedCheck } from '../checks/catalog.ts'
-import { DqError, type ErrorBody, type ErrorCode } from '../checks/errors.ts'
 import { type RunOptions, runChecks, runResultOf } from '../checks/run-checks.ts'
 import { selectChecks } from '../checks/select-checks.ts'
-import type { Database } from '../db/database.ts'
+import { checkHistory, latestResults } from '../checks/store.ts'
+import { DqError, type ErrorBody, type ErrorCode } from '../kernel/errors.ts'
+import type { DatabasePort } from '../kernel/port.ts'
 
 /** What a request needs, resolved per request (Worker bindings) or once (Node). */
 export type Services = {
@@ -29,7 +31,7 @@ export type Services = {
   /** DQ_API_TOKEN: every route but /health requires `Authorization: Bearer <token>`. */
   token: string
   /** Opens the database for the duration of `use`, then releases it. */
-  withDatabase<T>(use: (db: Database) => Promise<T>): Promise<T>
+  withDatabase<T>(use: (port: DatabasePort) => Promise<T>): Promise<T>
   /**
    * Slack alerts, for runs with `"notify": true`: webhooks (undefined when
    * SLACK_WEBHOOK_URL is not set), DQ_DATABASE_LABEL, and for tests fetch, clock, sleep.
@@ -50,9 +52,13 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   invalid_input: 400,
   unknown_check: 404,
   database: 500,
+  unavailable: 503,
+  connection_lost: 503,
   timeout: 504,
   not_migrated: 500,
   check_running: 409,
+  privileged_login: 500,
+  not_recorded: 500,
   config: 500,
   internal: 500,
 }
@@ -131,16 +137,16 @@ export function createApp(resolveServices: (c: Context) => Services | Promise<Se
   // Deep health (authenticated: it reads the database): stale when two ticks of the
   // cron in a row passed with no run; 503 then, so an uptime check can page.
   app.get('/health', async (c) => {
-    const monitor = await c.var.services.withDatabase((db) => db.monitorStatus())
+    const monitor = await c.var.services.withDatabase((port) => monitorStatus(port))
     const body = {
       status: monitor.stale ? 'stale' : 'ok',
       service: 'dq-monitor',
       monitor: {
-        last_run_at: monitor.last_run_at,
+        last_beat_at: monitor.last_beat_at,
         interval_seconds: monitor.interval_seconds,
         age_seconds: monitor.age_seconds,
         stale: monitor.stale,
-        ...(monitor.last_run_at === null
+        ...(monitor.last_beat_at === null
           ? { note: 'no scheduled run has recorded a heartbeat yet' }
           : {}),
       },
@@ -150,7 +156,12 @@ export function createApp(resolveServices: (c: Context) => Services | Promise<Se
 
   app.get('/checks', async (c) => {
     const { catalog, withDatabase } = c.var.services
-    const latest = await withDatabase((db) => db.latestResults(catalog.checks.map((ch) => ch.name)))
+    const latest = await withDatabase((port) =>
+      latestResults(
+        port,
+        catalog.checks.map((check) => check.name),
+      ),
+    )
     return c.json({
       checks: catalog.checks.map((check) => ({
         name: check.name,
@@ -183,7 +194,7 @@ export function createApp(resolveServices: (c: Context) => Services | Promise<Se
     const { catalog, withDatabase } = c.var.services
     const { check, limit } = c.req.valid('json')
     selectChecks(catalog, { names: [check] }) // 404 for a name the catalog does not know
-    const results = await withDatabase((db) => db.history(check, limit))
+    const results = await withDatabase((port) => checkHistory(port, check, limit))
     return c.json({ check, results })
   })
 
@@ -222,13 +233,13 @@ async function runAndNotify(
         '"notify": true needs Slack: set SLACK_WEBHOOK_URL (wrangler secret put SLACK_WEBHOOK_URL)',
     )
   }
-  return services.withDatabase(async (db) => {
-    const run = await runChecks(db, checks, options)
+  return services.withDatabase(async (port) => {
+    const run = await runChecks(port, checks, options)
     if (!notify || !services.alerts) return runResultOf(run)
     const { databaseLabel: label, configProblem: _problem, ...alerts } = services.alerts
-    const notified = await notifyRun(db, run, checks, {
+    const notified = await notifyRun(port, run, checks, {
       ...alerts,
-      databaseLabel: databaseLabel(db.label, label),
+      databaseLabel: databaseLabel(port.label, label),
     })
     for (const problem of notified.problems) console.error(`dq-monitor: ${problem}`)
     return { ...runResultOf(run), notify: notifySummary(notified) }

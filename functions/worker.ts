@@ -17,56 +17,43 @@
 import catalogInput from 'dq-catalog'
 import { z } from 'zod'
 import { alertSettings, databaseLabel } from '../alerts/config/index.ts'
-import { type NotifyOptions, notifyRun, recordHeartbeat } from '../alerts/notify/index.ts'
+import { recordHeartbeat } from '../alerts/heartbeat/index.ts'
+import { type NotifyOptions, notifyRun } from '../alerts/notify/index.ts'
 import { parseCatalog } from '../checks/catalog.ts'
-import { DqError } from '../checks/errors.ts'
+import { tickOf } from '../checks/cron.ts'
 import { runChecks } from '../checks/run-checks.ts'
-import { dueChecks, tickOf } from '../checks/schedule.ts'
-import type { Database } from '../db/database.ts'
+import { dueChecks } from '../checks/schedule.ts'
+import { chooseDatabase, type DatabaseEnv } from '../db/open-database.ts'
 import { PostgresJsDatabase } from '../db/postgres-js.ts'
 import { SupabaseDatabase } from '../db/supabase.ts'
+import { DqError } from '../kernel/errors.ts'
+import type { DatabasePort } from '../kernel/port.ts'
 import { createApp, type Services } from './app.ts'
+import { ApiTokenSchema } from './token.ts'
 
 const catalog = parseCatalog(catalogInput, 'the bundled catalog (wrangler.toml alias "dq-catalog")')
 
-/** The Worker's bindings, validated on every invocation: a bad one is a clear error, not a crash loop. */
+/**
+ * The Worker's bindings, validated on every invocation: a bad one is a clear
+ * error, not a crash loop. Which database they select is db/open-database.ts's
+ * business (HYPERDRIVE, then DQ_DATABASE_URL, then SUPABASE_*).
+ */
 const BindingsSchema = z
   .object({
-    DQ_API_TOKEN: z
-      .string()
-      .min(16, 'must be at least 16 characters (wrangler secret put DQ_API_TOKEN)'),
-    DQ_DATABASE_URL: z
-      .string()
-      .regex(
-        /^postgres(ql)?:\/\//,
-        'must be a postgres:// URL (wrangler secret put DQ_DATABASE_URL)',
-      )
-      // The URL itself is never echoed: it holds the password.
-      .refine(
-        (url) => URL.canParse(url),
-        'is not a valid URL (check the host, port and escaping of the password)',
-      )
-      .optional(),
+    DQ_API_TOKEN: ApiTokenSchema,
+    DQ_DATABASE_URL: z.string().optional(),
     HYPERDRIVE: z.object({ connectionString: z.string() }).optional(),
-    // A Supabase project through its API (db/supabase.ts): both or neither.
-    SUPABASE_URL: z
-      .string()
-      .regex(/^https?:\/\//, 'must be the project URL, https://<ref>.supabase.co')
-      .optional(),
-    SUPABASE_SERVICE_ROLE_KEY: z
-      .string()
-      .min(1, 'must not be empty (wrangler secret put SUPABASE_SERVICE_ROLE_KEY)')
-      .optional(),
+    SUPABASE_URL: z.string().optional(),
+    SUPABASE_SERVICE_ROLE_KEY: z.string().optional(),
     // Slack's settings are read apart (alertSettings): a bad one turns alerts off, not the monitor.
   })
-  .refine((env) => Boolean(env.SUPABASE_URL) === Boolean(env.SUPABASE_SERVICE_ROLE_KEY), {
-    message: 'SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY go together: set both secrets',
-    path: ['SUPABASE_SERVICE_ROLE_KEY'],
-  })
-  .refine((env) => env.DQ_DATABASE_URL || env.HYPERDRIVE || env.SUPABASE_URL, {
-    message:
-      'no database: set the SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY secrets, bind Hyperdrive as HYPERDRIVE, or set the DQ_DATABASE_URL secret',
-    path: ['DQ_DATABASE_URL'],
+  .superRefine((env, ctx) => {
+    try {
+      chooseDatabase({ env })
+    } catch (error) {
+      // Its messages name the setting, never echo a secret.
+      ctx.addIssue({ code: 'custom', path: ['database'], message: (error as Error).message })
+    }
   })
 type Bindings = z.infer<typeof BindingsSchema>
 
@@ -79,29 +66,32 @@ function config(env: unknown): Bindings {
   return parsed.data
 }
 
-function connect(bindings: Bindings): Database {
-  // Hyperdrive pools connections and cannot keep prepared statements; its
-  // query cache must be off for a monitor (wrangler.toml), or checks read stale figures.
-  if (bindings.HYPERDRIVE) {
-    return PostgresJsDatabase.connect(bindings.HYPERDRIVE.connectionString, {
-      max: 2,
-      prepare: false,
-    })
+/** The adapter the bindings select (never PGlite: it is not in the Worker's bundle). */
+function connect(bindings: Bindings): DatabasePort {
+  const choice = chooseDatabase({ env: bindings as DatabaseEnv })
+  switch (choice.adapter) {
+    case 'postgres':
+      // Hyperdrive pools connections and cannot keep prepared statements; its
+      // query cache must be off for a monitor (wrangler.toml), or checks read stale figures.
+      return PostgresJsDatabase.connect(choice.url, {
+        max: 2,
+        prepare: choice.via !== 'hyperdrive',
+      })
+    case 'supabase':
+      return SupabaseDatabase.connect(choice.url, choice.key)
+    case 'pglite':
+      throw new DqError('config', 'DQ_DATABASE_URL: pglite: databases cannot be used in a Worker')
   }
-  if (bindings.DQ_DATABASE_URL) {
-    return PostgresJsDatabase.connect(bindings.DQ_DATABASE_URL, { max: 2 })
-  }
-  return SupabaseDatabase.connect(
-    bindings.SUPABASE_URL as string,
-    bindings.SUPABASE_SERVICE_ROLE_KEY as string,
-  )
 }
 
-// No db.close(): the Workers runtime closes a request's sockets when it ends,
+// No close(): the Workers runtime closes a request's sockets when it ends,
 // and postgres.js's end() leaves an unhandled "Stream was cancelled" rejection
 // in workerd on every close (porsager/postgres#1202; Cloudflare's Hyperdrive
 // examples dropped sql.end() for the same reason).
-async function withDatabase<T>(bindings: Bindings, use: (db: Database) => Promise<T>): Promise<T> {
+async function withDatabase<T>(
+  bindings: Bindings,
+  use: (port: DatabasePort) => Promise<T>,
+): Promise<T> {
   return use(connect(bindings))
 }
 
@@ -145,23 +135,23 @@ export async function runScheduled(
     // Says in the logs why a tick did nothing (its cron matches no check's schedule),
     // and leaves the heartbeat: a quiet tick is not an outage.
     console.log(`dq-monitor: no check is due at ${at.toISOString()} (cron "${controller.cron}")`)
-    const beat = await withDatabase(bindings, (db) =>
-      recordHeartbeat(db, { cron: controller.cron, at }),
+    const beat = await withDatabase(bindings, (port) =>
+      recordHeartbeat(port, { cron: controller.cron, at }),
     )
     for (const problem of beat.problems) console.error(`dq-monitor: ${problem}`)
     return undefined
   }
-  return withDatabase(bindings, async (db) => {
-    const run = await runChecks(db, checks, {
+  return withDatabase(bindings, async (port) => {
+    const run = await runChecks(port, checks, {
       trigger: 'cron',
       // The tick's time alone: two triggers firing in the same minute run the same checks.
       idempotencyKey: `scheduled@${at.toISOString()}`,
       now: () => at,
     })
     // Never throws: Slack problems come back in notify.problems, and the run is already recorded.
-    const notify = await notifyRun(db, run, checks, {
+    const notify = await notifyRun(port, run, checks, {
       webhooks: slack.webhooks,
-      databaseLabel: databaseLabel(db.label, slack.label),
+      databaseLabel: databaseLabel(port.label, slack.label),
       heartbeat: { cron: controller.cron },
       ...deps,
     })

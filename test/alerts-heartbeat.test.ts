@@ -2,12 +2,15 @@
 // in 20261123000004): uneven crons (weekdays only, two times a day) are not
 // stale on schedule, two missed ticks in a row are, and ticks with no check
 // due beat too (recordHeartbeat) without covering up a gap.
+
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { type NotifyOutcome, notifyRun, recordHeartbeat } from '../alerts/notify/index.ts'
+import { recordHeartbeat } from '../alerts/heartbeat/index.ts'
+import { type NotifyOutcome, notifyRun } from '../alerts/notify/index.ts'
+import { monitorStatus } from '../alerts/store/index.ts'
 import { parseCatalog } from '../checks/catalog.ts'
-import { DqError } from '../checks/errors.ts'
 import { runChecks } from '../checks/run-checks.ts'
-import type { Database } from '../db/database.ts'
+import { DqError } from '../kernel/errors.ts'
+import type { DatabasePort } from '../kernel/port.ts'
 import { engines, useDatabase } from './support/databases.ts'
 import { type SlackReceiver, startSlackReceiver } from './support/slack-receiver.ts'
 
@@ -76,9 +79,9 @@ describe.each(engines())('the monitor heartbeat on %s', (engine) => {
         [false, []],
         [false, []],
       ])
-      const monitor = await database().db.monitorStatus({ asOf: iso('2026-11-23T09:00:00Z') })
+      const monitor = await monitorStatus(database().db, { asOf: iso('2026-11-23T09:00:00Z') })
       expect(monitor).toMatchObject({
-        last_run_at: iso('2026-11-23T09:00:00Z'),
+        last_beat_at: iso('2026-11-23T09:00:00Z'),
         interval_seconds: 86400, // Monday expects Tuesday
         stale_after: iso('2026-11-25T09:00:00Z'),
         stale: false,
@@ -121,7 +124,7 @@ describe.each(engines())('the monitor heartbeat on %s', (engine) => {
 
     it('the deadline is exclusive: stale only after the second tick has passed', async () => {
       await scheduledRun('0 * * * *', '2026-11-23T00:00:00Z')
-      const status = (asOf: string) => database().db.monitorStatus({ asOf: iso(asOf) })
+      const status = (asOf: string) => monitorStatus(database().db, { asOf: iso(asOf) })
       expect(await status('2026-11-23T02:00:00Z')).toMatchObject({ stale: false })
       expect(await status('2026-11-23T02:00:01Z')).toMatchObject({ stale: true })
     })
@@ -143,9 +146,9 @@ describe.each(engines())('the monitor heartbeat on %s', (engine) => {
           problems: [],
         })
       }
-      expect(await database().db.monitorStatus({ asOf: iso('2026-11-23T00:50:00Z') })).toEqual({
+      expect(await monitorStatus(database().db, { asOf: iso('2026-11-23T00:50:00Z') })).toEqual({
         last_run_id: null, // no run: only the heartbeat
-        last_run_at: iso('2026-11-23T00:45:00Z'),
+        last_beat_at: iso('2026-11-23T00:45:00Z'),
         interval_seconds: 900,
         stale_after: iso('2026-11-23T01:15:00Z'),
         age_seconds: 300,
@@ -170,7 +173,7 @@ describe.each(engines())('the monitor heartbeat on %s', (engine) => {
       })
       expect(beat).toMatchObject({
         recorded: false,
-        monitor: { stale: true, last_run_at: iso('2026-11-23T00:00:00Z') },
+        monitor: { stale: true, last_beat_at: iso('2026-11-23T00:00:00Z') },
         problems: [
           `${downProblem('2026-11-23T00:00:00Z')}; the next run with checks due announces it`,
         ],
@@ -196,8 +199,8 @@ describe.each(engines())('the monitor heartbeat on %s', (engine) => {
         recorded: false,
         problems: [],
       })
-      expect(await database().db.monitorStatus()).toMatchObject({
-        last_run_at: iso('2026-11-23T00:45:00Z'),
+      expect(await monitorStatus(database().db)).toMatchObject({
+        last_beat_at: iso('2026-11-23T00:45:00Z'),
       })
     })
 
@@ -210,7 +213,7 @@ describe.each(engines())('the monitor heartbeat on %s', (engine) => {
         await database().exec('delete from dq.monitor_heartbeat')
         for (const trigger of order)
           await recordHeartbeat(database().db, { cron: trigger, at: friday })
-        expect(await database().db.monitorStatus({ asOf: friday.toISOString() })).toMatchObject({
+        expect(await monitorStatus(database().db, { asOf: friday.toISOString() })).toMatchObject({
           interval_seconds: 3600,
           stale_after: iso('2026-11-20T11:00:00Z'),
         })
@@ -222,12 +225,12 @@ describe.each(engines())('the monitor heartbeat on %s', (engine) => {
         recorded: false,
         problems: [],
       })
-      expect(await database().db.monitorStatus()).toMatchObject({ last_run_at: null })
+      expect(await monitorStatus(database().db)).toMatchObject({ last_beat_at: null })
       const broken = {
         call: async () => {
           throw new DqError('database', 'connection refused')
         },
-      } as unknown as Database
+      } as unknown as DatabasePort
       expect(await recordHeartbeat(broken, { cron, at: new Date() })).toEqual({
         recorded: false,
         problems: ['heartbeat not recorded: connection refused'],
@@ -239,7 +242,7 @@ describe.each(engines())('the monitor heartbeat on %s', (engine) => {
     await database().exec(`
       insert into dq.monitor_heartbeat (run_id, beat_at, interval_seconds)
       values ('00000000-0000-4000-8000-000000000001', '2026-11-23T00:00:00Z', 3600)`)
-    const status = (asOf: string) => database().db.monitorStatus({ asOf: iso(asOf) })
+    const status = (asOf: string) => monitorStatus(database().db, { asOf: iso(asOf) })
     expect(await status('2026-11-23T02:00:00Z')).toMatchObject({
       stale: false,
       stale_after: iso('2026-11-23T02:00:00Z'),

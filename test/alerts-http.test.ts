@@ -137,7 +137,7 @@ describe.each(engines())('HTTP alerts on %s', (engine) => {
     expect(none.status).toBe(200)
     expect(await readJson(none)).toMatchObject({
       status: 'ok',
-      monitor: { last_run_at: null, stale: false, note: expect.any(String) },
+      monitor: { last_beat_at: null, stale: false, note: expect.any(String) },
     })
     await database().exec(`
       insert into dq.monitor_heartbeat (run_id, beat_at, interval_seconds)

@@ -2,14 +2,15 @@
 // PGlite database, as a monitoring run would post it the first time. The
 // snapshot files are the reviewed message (JSON payload, and as a terminal shows it).
 import { describe, expect, it } from 'vitest'
-import { planRun } from '../alerts/notify/index.ts'
+import { planRun } from '../alerts/plan/index.ts'
 import { LIMITS } from '../alerts/slack/message/index.ts'
-import { loadCatalog, selectChecks } from '../checks/load-catalog.ts'
+import { BUNDLED_CATALOG, loadCatalog } from '../checks/load-catalog.ts'
 import { runChecks } from '../checks/run-checks.ts'
-import { slackMessageText } from '../functions/cli-output.ts'
+import { selectChecks } from '../checks/select-checks.ts'
+import { slackMessageText } from '../functions/cli/output.ts'
 import { useDatabase } from './support/databases.ts'
 
-const catalog = await loadCatalog(new URL('../checks/catalog.json', import.meta.url).pathname)
+const catalog = await loadCatalog({ path: BUNDLED_CATALOG })
 
 describe('the five incidents in Slack', () => {
   const database = useDatabase('pglite', { seed: true })

@@ -2,17 +2,20 @@
 // naming every failing incident, the second posts nothing, fixing one incident
 // posts one recovery, Slack errors lose and duplicate nothing, and a monitor
 // that missed its runs says it was down.
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type NotifyOutcome, notifyRun } from '../alerts/notify/index.ts'
-import { loadCatalog, selectChecks } from '../checks/load-catalog.ts'
+import { monitorStatus } from '../alerts/store/index.ts'
+import { BUNDLED_CATALOG, loadCatalog } from '../checks/load-catalog.ts'
 import type { RunOutcome } from '../checks/run-checks.ts'
 import { runChecks } from '../checks/run-checks.ts'
+import { selectChecks } from '../checks/select-checks.ts'
 import { engines, useDatabase } from './support/databases.ts'
 import { type Reply, type SlackReceiver, startSlackReceiver } from './support/slack-receiver.ts'
 
 const T0 = Date.parse('2026-11-23T00:00:00Z')
 const HOUR = 3_600_000
-const catalog = await loadCatalog(new URL('../checks/catalog.json', import.meta.url).pathname)
+const catalog = await loadCatalog({ path: BUNDLED_CATALOG })
 const checks = selectChecks(catalog)
 
 const FAILING = [
@@ -78,7 +81,7 @@ describe.each(engines())('monitoring the demo database on %s', (engine) => {
     expect(notified.alerts).toHaveLength(11)
     expect(notified.alerts.every((a) => a.transition === 'firing')).toBe(true)
     expect(notified.problems).toEqual([])
-    expect(notified.monitor).toMatchObject({ last_run_at: null, stale: false })
+    expect(notified.monitor).toMatchObject({ last_beat_at: null, stale: false })
   })
 
   it('second run an hour later: nothing', async () => {
@@ -140,7 +143,7 @@ describe.each(engines())('monitoring the demo database on %s', (engine) => {
 
   it('after the monitor missed its runs, the next run says it was down', async () => {
     const at = T0 + 10 * HOUR // last run at +4 h; hourly: stale after 2 h
-    const status = await database().db.monitorStatus({ asOf: new Date(at).toISOString() })
+    const status = await monitorStatus(database().db, { asOf: new Date(at).toISOString() })
     expect(status).toMatchObject({ stale: true, interval_seconds: 3600, age_seconds: 6 * 3600 })
     const { notified } = await tick(at)
     expect(notified.monitor?.stale).toBe(true)
@@ -155,7 +158,7 @@ describe.each(engines())('monitoring the demo database on %s', (engine) => {
     const next = await tick(at + HOUR)
     expect(next.notified.messages).toEqual([])
     expect(
-      await database().db.monitorStatus({ asOf: new Date(at + HOUR).toISOString() }),
+      await monitorStatus(database().db, { asOf: new Date(at + HOUR).toISOString() }),
     ).toMatchObject({ stale: false })
   })
 })

@@ -5,8 +5,9 @@
 import { resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { unstable_readConfig } from 'wrangler'
+import { isDue } from '../checks/cron.ts'
 import { loadCatalog } from '../checks/load-catalog.ts'
-import { dueChecks, isDue } from '../checks/schedule.ts'
+import { dueChecks } from '../checks/schedule.ts'
 
 describe('the catalog bundled into the Worker', () => {
   const config = unstable_readConfig({ config: 'wrangler.toml' })
@@ -19,12 +20,12 @@ describe('the catalog bundled into the Worker', () => {
   })
 
   it('is a valid catalog', async () => {
-    const catalog = await loadCatalog(resolve(aliased as string))
+    const catalog = await loadCatalog({ path: resolve(aliased as string) })
     expect(catalog.checks.length).toBeGreaterThan(0)
   })
 
   it("runs every enabled check at one of wrangler.toml's cron triggers", async () => {
-    const { checks } = await loadCatalog(resolve(aliased as string))
+    const { checks } = await loadCatalog({ path: resolve(aliased as string) })
     const crons = config.triggers?.crons ?? []
     expect(crons.length).toBeGreaterThan(0)
     // A check whose schedule never coincides with a trigger (say "30 * * * *"

@@ -1,5 +1,7 @@
 // coverage_gap: edge cases of dq.check_coverage_gap, on PGlite and real PostgreSQL.
+
 import { beforeAll, describe, expect, it } from 'vitest'
+import { measureCheck } from '../checks/store.ts'
 import { RUN, rejection, spec } from './support/checks.ts'
 import { engines, useDatabase } from './support/databases.ts'
 
@@ -48,7 +50,7 @@ const nullsLast = (a: number | null, b: number | null) =>
 describe.each(engines())('coverage_gap on %s', (engine) => {
   const database = useDatabase(engine)
   const run = (input: Record<string, unknown>) =>
-    database().db.runCheck(spec({ kind: 'coverage_gap', ...input }), RUN)
+    measureCheck(database().db, spec({ kind: 'coverage_gap', ...input }), RUN)
   const src = (extra: Keyed = {}) => ({ table: 'cg.src', key: 'id', ...extra })
   const tgt = (extra: Keyed = {}) => ({ table: 'cg.tgt', key: 'src_id', ...extra })
 

@@ -1,5 +1,7 @@
 // duplicates: edge cases of dq.check_duplicates, on PGlite and real PostgreSQL.
+
 import { beforeAll, describe, expect, it } from 'vitest'
+import { measureCheck } from '../checks/store.ts'
 import { RUN, rejection, spec } from './support/checks.ts'
 import { engines, useDatabase } from './support/databases.ts'
 
@@ -71,7 +73,7 @@ insert into dup.inh_child values (1);
 describe.each(engines())('duplicates on %s', (engine) => {
   const database = useDatabase(engine)
   const run = (input: Record<string, unknown>) =>
-    database().db.runCheck(spec({ kind: 'duplicates', ...input }), RUN)
+    measureCheck(database().db, spec({ kind: 'duplicates', ...input }), RUN)
 
   beforeAll(async () => {
     await database().exec(FIXTURE)

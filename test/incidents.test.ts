@@ -1,9 +1,12 @@
 // Every figure of SCENARIOS.md, from the demo catalog on the seeded database,
 // on PGlite and on real PostgreSQL.
+
 import { beforeAll, describe, expect, it } from 'vitest'
-import { loadCatalog, selectChecks } from '../checks/load-catalog.ts'
+import { loadCatalog } from '../checks/load-catalog.ts'
 import type { CheckResult } from '../checks/result.ts'
 import { runChecks } from '../checks/run-checks.ts'
+import { selectChecks } from '../checks/select-checks.ts'
+import { checkHistory, measureCheck } from '../checks/store.ts'
 import { engines, useDatabase } from './support/databases.ts'
 
 describe.each(engines())('the five incidents on %s', (engine) => {
@@ -11,7 +14,7 @@ describe.each(engines())('the five incidents on %s', (engine) => {
   const results = new Map<string, CheckResult>()
 
   beforeAll(async () => {
-    const catalog = await loadCatalog('checks/catalog.json')
+    const catalog = await loadCatalog({ path: 'checks/catalog.json' })
     const run = await runChecks(database().db, selectChecks(catalog), { trigger: 'cli' })
     for (const result of run.results) results.set(result.check, result)
     expect(run.recorded).toBe(true)
@@ -66,14 +69,14 @@ describe.each(engines())('the five incidents on %s', (engine) => {
       expect(rows).toHaveLength(2)
       expect(rows[0]?.experience_key).not.toBe(rows[1]?.experience_key)
       // ...and the check sees it: only that group, by the id-sample lookup of the same engine.
-      const catalog = await loadCatalog('checks/catalog.json')
+      const catalog = await loadCatalog({ path: 'checks/catalog.json' })
       const [check] = selectChecks(catalog, { names: ['pwh_natural_key_duplicates'] })
       if (!check) throw new Error('missing check')
       const narrowed = {
         ...check,
         where: `company_domain is not null and linkedin_url = 'linkedin.com/in/naitikpanchal'`,
       }
-      const m = await database().db.runCheck(narrowed, { timeoutSeconds: 60 })
+      const m = await measureCheck(database().db, narrowed, { timeoutSeconds: 60 })
       expect(m.details).toMatchObject({ groups: 1, extra_rows: 1 })
       expect(m.sample).toEqual([
         expect.objectContaining({
@@ -213,7 +216,7 @@ describe.each(engines())('the five incidents on %s', (engine) => {
   })
 
   it('records the run in history', async () => {
-    const history = await database().db.history('pwh_experience_key_stale', 5)
+    const history = await checkHistory(database().db, 'pwh_experience_key_stale', 5)
     expect(history[0]).toMatchObject({
       check: 'pwh_experience_key_stale',
       status: 'fail',

@@ -2,6 +2,7 @@
 // real PostgreSQL: the first run is full, the next ones check only rows
 // changed since the watermark kept in history, a new bad row is caught within
 // one run, and a full run comes back after fullEvery or when the check changes.
+
 import { execFile } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -10,6 +11,7 @@ import { promisify } from 'node:util'
 import { beforeAll, describe, expect, it } from 'vitest'
 import type { Measurement } from '../checks/result.ts'
 import { runChecks } from '../checks/run-checks.ts'
+import { indexAdvice, measureCheck, validateCheck } from '../checks/store.ts'
 import { RUN, rejection, spec } from './support/checks.ts'
 import { engines, type TestDatabase, useDatabase } from './support/databases.ts'
 
@@ -86,7 +88,7 @@ describe.each(engines())('incremental runs on %s', (engine) => {
     return result
   }
   const measure = (name: string, input: Record<string, unknown>): Promise<Measurement> =>
-    database().db.runCheck(spec({ name, ...input }), RUN)
+    measureCheck(database().db, spec({ name, ...input }), RUN)
 
   beforeAll(async () => {
     await database().exec(FIXTURE)
@@ -301,14 +303,14 @@ describe.each(engines())('incremental runs on %s', (engine) => {
     })
 
     it('validation plans an incremental check without reading rows', async () => {
-      await database().db.validateCheck(spec({ name: 'stale_inc', ...STALE }), RUN)
-      await database().db.validateCheck(spec({ name: 'dup_inc', ...DUPLICATES }), RUN)
+      await validateCheck(database().db, spec({ name: 'stale_inc', ...STALE }), RUN)
+      await validateCheck(database().db, spec({ name: 'dup_inc', ...DUPLICATES }), RUN)
     })
   })
 
   describe('index advice', () => {
     const advice = async (input: Record<string, unknown>) =>
-      database().db.indexAdvice(spec({ name: 'advice', ...input }), RUN)
+      indexAdvice(database().db, spec({ name: 'advice', ...input }), RUN)
 
     it('nothing to add when the indexes are there', async () => {
       const m = await advice(DUPLICATES)

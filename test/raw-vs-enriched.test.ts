@@ -1,7 +1,9 @@
 // raw_vs_enriched: edge cases of dq.check_raw_vs_enriched, on PGlite and real PostgreSQL.
+
 import { beforeAll, describe, expect, it } from 'vitest'
 import { parseCatalog } from '../checks/catalog.ts'
-import { DqError } from '../checks/errors.ts'
+import { measureCheck } from '../checks/store.ts'
+import { DqError } from '../kernel/errors.ts'
 import { RUN, rejection, spec } from './support/checks.ts'
 import { engines, useDatabase } from './support/databases.ts'
 
@@ -52,7 +54,7 @@ const ZERO = {
 describe.each(engines())('raw_vs_enriched on %s', (engine) => {
   const database = useDatabase(engine)
   const run = (input: Record<string, unknown>) =>
-    database().db.runCheck(spec({ kind: 'raw_vs_enriched', ...input }), RUN)
+    measureCheck(database().db, spec({ kind: 'raw_vs_enriched', ...input }), RUN)
   const raw = { table: 'rve.raw', key: 'job_key' }
   const enriched = { table: 'rve.enriched', key: 'job_key' }
   const timed = (window?: string, grace?: string) =>
@@ -198,7 +200,7 @@ describe.each(engines())('raw_vs_enriched on %s', (engine) => {
 
     it('and the engine refuses it too, when a spec skips the catalog', async () => {
       const unchecked = { name: 'x', kind: 'raw_vs_enriched', raw, enriched, window: '24 hours' }
-      const error = await rejection(database().db.runCheck(unchecked as never, RUN))
+      const error = await rejection(measureCheck(database().db, unchecked as never, RUN))
       expect(error.message).toContain('"raw.time"')
     })
   })

@@ -1,9 +1,11 @@
 // stale_keys with `sample: { percent }`: an estimate from TABLESAMPLE SYSTEM
 // with its error bound, on PGlite and real PostgreSQL; and the catalog rules
 // for `sample` and `incremental`.
+
 import { beforeAll, describe, expect, it } from 'vitest'
 import { parseCatalog } from '../checks/catalog.ts'
-import { DqError } from '../checks/errors.ts'
+import { measureCheck } from '../checks/store.ts'
+import { DqError } from '../kernel/errors.ts'
 import { RUN, rejection, spec } from './support/checks.ts'
 import { engines, useDatabase } from './support/databases.ts'
 
@@ -24,7 +26,8 @@ const FORMULA = "'n' || substr(name, 2)"
 describe.each(engines())('sampled stale_keys on %s', (engine) => {
   const database = useDatabase(engine)
   const run = (input: Record<string, unknown>) =>
-    database().db.runCheck(
+    measureCheck(
+      database().db,
       spec({ kind: 'stale_keys', table: 'smp.keys', key: 'key', formula: FORMULA, ...input }),
       RUN,
     )
@@ -93,7 +96,7 @@ describe.each(engines())('sampled stale_keys on %s', (engine) => {
       sample: { percent: 10 },
     })
     const error = await rejection(
-      database().db.runCheck({ ...check, incremental: { column: 'now()' } } as never, RUN),
+      measureCheck(database().db, { ...check, incremental: { column: 'now()' } } as never, RUN),
     )
     expect(error.message).toContain('"sample" and "incremental"')
   })

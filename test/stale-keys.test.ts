@@ -1,5 +1,7 @@
 // stale_keys: edge cases of dq.check_stale_keys, on PGlite and real PostgreSQL.
+
 import { beforeAll, describe, expect, it } from 'vitest'
+import { measureCheck } from '../checks/store.ts'
 import { RUN, rejection, spec } from './support/checks.ts'
 import { engines, useDatabase } from './support/databases.ts'
 
@@ -44,7 +46,7 @@ const byId = (sample: unknown[], id: string) =>
 describe.each(engines())('stale_keys on %s', (engine) => {
   const database = useDatabase(engine)
   const run = (input: Record<string, unknown>) =>
-    database().db.runCheck(spec({ kind: 'stale_keys', ...input }), RUN)
+    measureCheck(database().db, spec({ kind: 'stale_keys', ...input }), RUN)
 
   beforeAll(async () => {
     await database().exec(FIXTURE)

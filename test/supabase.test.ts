@@ -1,11 +1,15 @@
 // The supabase-js adapter end to end: supabase-js -> HTTP -> a PostgREST-compatible
 // endpoint (test/support/postgrest.ts) -> real PostgreSQL, against the demo incidents,
 // compared check by check with the direct postgres.js adapter on the same database.
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { enqueueAlerts, markAlert, pendingAlerts } from '../alerts/store/index.ts'
 import type { ResolvedCheck } from '../checks/catalog.ts'
-import { loadCatalog, selectChecks } from '../checks/load-catalog.ts'
+import { loadCatalog } from '../checks/load-catalog.ts'
 import type { CheckResult } from '../checks/result.ts'
 import { type RunOutcome, runChecks } from '../checks/run-checks.ts'
+import { selectChecks } from '../checks/select-checks.ts'
+import { checkHistory, latestResults, measureCheck, recordRun } from '../checks/store.ts'
 import { openDatabase } from '../db/open-database.ts'
 import { SupabaseDatabase } from '../db/supabase.ts'
 import { rejection, spec } from './support/checks.ts'
@@ -46,7 +50,7 @@ describe.skipIf(!POSTGRES)('supabase-js through a PostgREST-compatible endpoint'
     api = await startPostgrest({ databaseUrl: database().url as string })
     supabase = SupabaseDatabase.connect(api.url, api.serviceKey)
 
-    const checks = selectChecks(await loadCatalog('checks/catalog.json'))
+    const checks = selectChecks(await loadCatalog({ path: 'checks/catalog.json' }))
     const run = await runChecks(database().db, checks, { trigger: 'cli', record: false })
     for (const result of run.results) direct.set(result.check, result)
     viaApi = await runChecks(supabase, checks, { trigger: 'cli' })
@@ -111,7 +115,7 @@ describe.skipIf(!POSTGRES)('supabase-js through a PostgREST-compatible endpoint'
     })
 
     it('reads a check history, newest first', async () => {
-      const history = await supabase.history('pwh_experience_key_stale', 5)
+      const history = await checkHistory(supabase, 'pwh_experience_key_stale', 5)
       expect(history[0]).toMatchObject({
         check: 'pwh_experience_key_stale',
         status: 'fail',
@@ -119,14 +123,14 @@ describe.skipIf(!POSTGRES)('supabase-js through a PostgREST-compatible endpoint'
         trigger: 'cli',
         run_id: viaApi.run_id,
       })
-      expect(history).toEqual(await database().db.history('pwh_experience_key_stale', 5))
+      expect(history).toEqual(await checkHistory(database().db, 'pwh_experience_key_stale', 5))
     })
 
     it('reads the latest results, by name (a text[] argument) and all', async () => {
-      const some = await supabase.latestResults(['company_funding_gap', 'updated_at_triggers'])
+      const some = await latestResults(supabase, ['company_funding_gap', 'updated_at_triggers'])
       expect(Object.keys(some).sort()).toEqual(['company_funding_gap', 'updated_at_triggers'])
       expect(some.company_funding_gap).toMatchObject({ value: 960, run_id: viaApi.run_id })
-      expect(await supabase.latestResults()).toEqual(await database().db.latestResults())
+      expect(await latestResults(supabase)).toEqual(await latestResults(database().db))
     })
 
     it('records a cron tick once (idempotency key)', async () => {
@@ -138,10 +142,8 @@ describe.skipIf(!POSTGRES)('supabase-js through a PostgREST-compatible endpoint'
         results: [],
         idempotency_key: `0 * * * *@${new Date().toISOString()}`,
       }
-      expect(await supabase.recordRun(run)).toEqual({ recorded: true })
-      expect(await supabase.recordRun({ ...run, run_id: crypto.randomUUID() })).toEqual({
-        recorded: false,
-      })
+      expect(await recordRun(supabase, run)).toBe(true)
+      expect(await recordRun(supabase, { ...run, run_id: crypto.randomUUID() })).toBe(false)
     })
   })
 
@@ -153,7 +155,7 @@ describe.skipIf(!POSTGRES)('supabase-js through a PostgREST-compatible endpoint'
         columns: ['id'],
         where: `nextval('public.dq_probe_seq') > 0`,
       })
-      const error = await rejection(supabase.runCheck(writing, RUN))
+      const error = await rejection(measureCheck(supabase, writing, RUN))
       expect(error.code).toBe('database')
       expect(error.message).toContain('read-only transaction')
       expect(api.calls.at(-1)).toEqual({ fn: 'run_check', status: 405, code: '25006' })
@@ -165,9 +167,9 @@ describe.skipIf(!POSTGRES)('supabase-js through a PostgREST-compatible endpoint'
 
     it('the same check twice at once: the second is check_running (DQ409)', async () => {
       const check = slowCheck('slow_single_flight', 1.5)
-      const first = supabase.runCheck(check, RUN)
+      const first = measureCheck(supabase, check, RUN)
       await waitForAdvisoryLock(database())
-      const second = await rejection(supabase.runCheck(check, RUN))
+      const second = await rejection(measureCheck(supabase, check, RUN))
       expect(second.code).toBe('check_running')
       expect(second.message).toContain('"slow_single_flight" is already running')
       expect(api.calls).toContainEqual({ fn: 'run_check', status: 400, code: 'DQ409' })
@@ -179,7 +181,7 @@ describe.skipIf(!POSTGRES)('supabase-js through a PostgREST-compatible endpoint'
     it('a database-side timeout (the function statement_timeout) is a timeout', async () => {
       await database().exec(`alter function dq.run_check(jsonb) set statement_timeout = '300ms'`)
       try {
-        const error = await rejection(supabase.runCheck(slowCheck('slow_timeout', 2), RUN))
+        const error = await rejection(measureCheck(supabase, slowCheck('slow_timeout', 2), RUN))
         expect(error.code).toBe('timeout')
         expect(error.message).toContain('canceling statement due to statement timeout')
         expect(error.message).toContain('alter function dq.run_check(jsonb) set statement_timeout')
@@ -197,11 +199,11 @@ describe.skipIf(!POSTGRES)('supabase-js through a PostgREST-compatible endpoint'
       })
       const db = SupabaseDatabase.connect(strict.url, strict.serviceKey)
       try {
-        await expect(db.runCheck(slowCheck('slow_hoisted', 1), RUN)).resolves.toMatchObject({
+        await expect(measureCheck(db, slowCheck('slow_hoisted', 1), RUN)).resolves.toMatchObject({
           value: 0,
         })
         await database().exec(`alter function dq.run_check(jsonb) reset statement_timeout`)
-        const error = await rejection(db.runCheck(slowCheck('slow_hoisted', 1), RUN))
+        const error = await rejection(measureCheck(db, slowCheck('slow_hoisted', 1), RUN))
         expect(error.code).toBe('timeout')
       } finally {
         await database().exec(`alter function dq.run_check(jsonb) set statement_timeout = '55s'`)
@@ -215,13 +217,13 @@ describe.skipIf(!POSTGRES)('supabase-js through a PostgREST-compatible endpoint'
       })
       const started = performance.now()
       const error = await rejection(
-        impatient.runCheck(slowCheck('slow_deadline', 2), { timeoutSeconds: 0.3 }),
+        measureCheck(impatient, slowCheck('slow_deadline', 2), { timeoutSeconds: 0.3 }),
       )
       expect(performance.now() - started).toBeLessThan(1500)
       expect(error.code).toBe('timeout')
       expect(error.message).toMatch(/within 0\.3 s .*statement runs on until dq\.run_check/)
       // Other calls (history, record_run) wait callTimeoutSeconds (30 s), not the check's.
-      await expect(impatient.history('x', 1)).resolves.toEqual([])
+      await expect(checkHistory(impatient, 'x', 1)).resolves.toEqual([])
     })
 
     it('an old overload left by a migration (PGRST203): drop it, reload the schema cache', async () => {
@@ -232,7 +234,7 @@ describe.skipIf(!POSTGRES)('supabase-js through a PostgREST-compatible endpoint'
                                          since timestamptz default null)
         returns jsonb language sql stable as $$ select '[]'::jsonb $$;`)
       try {
-        const error = await rejection(supabase.history('x', 1))
+        const error = await rejection(checkHistory(supabase, 'x', 1))
         expect(error.code).toBe('not_migrated')
         expect(error.message).toContain('more than one function dq.check_history')
         expect(error.message).toContain('Drop the old overload')
@@ -245,7 +247,8 @@ describe.skipIf(!POSTGRES)('supabase-js through a PostgREST-compatible endpoint'
 
     it('a table the service_role may not read: grant it', async () => {
       const error = await rejection(
-        supabase.runCheck(
+        measureCheck(
+          supabase,
           spec({ kind: 'duplicates', table: 'public.dq_private', columns: ['id'] }),
           RUN,
         ),
@@ -260,8 +263,8 @@ describe.skipIf(!POSTGRES)('supabase-js through a PostgREST-compatible endpoint'
 
     it('an invalid check: the same message as the direct adapter', async () => {
       const broken = spec({ kind: 'duplicates', table: 'core.no_such_table', columns: ['id'] })
-      const viaApi = await rejection(supabase.runCheck(broken, RUN))
-      const viaSql = await rejection(database().db.runCheck(broken, RUN))
+      const viaApi = await rejection(measureCheck(supabase, broken, RUN))
+      const viaSql = await rejection(measureCheck(database().db, broken, RUN))
       expect(viaApi.code).toBe(viaSql.code)
       expect(viaApi.message).toBe(viaSql.message)
       expect(viaApi.message).toContain('check field "table"')
@@ -274,7 +277,7 @@ describe.skipIf(!POSTGRES)('supabase-js through a PostgREST-compatible endpoint'
       })
       try {
         const db = SupabaseDatabase.connect(hidden.url, hidden.serviceKey)
-        const error = await rejection(db.history('x', 1))
+        const error = await rejection(checkHistory(db, 'x', 1))
         expect(error.code).toBe('config')
         expect(error.message).toContain('does not expose schema dq')
         expect(error.message).toContain('Exposed schemas')
@@ -288,7 +291,7 @@ describe.skipIf(!POSTGRES)('supabase-js through a PostgREST-compatible endpoint'
     it('a key the API does not know: set the service_role key', async () => {
       const stranger = await api.sign({ role: 'service_role', iss: 'another-project' })
       const db = SupabaseDatabase.connect(api.url, `${stranger.slice(0, -4)}AAAA`)
-      const error = await rejection(db.history('x', 1))
+      const error = await rejection(checkHistory(db, 'x', 1))
       expect(error.code).toBe('config')
       expect(error.message).toContain('rejected SUPABASE_SERVICE_ROLE_KEY (Invalid API key)')
     })
@@ -308,7 +311,7 @@ describe.skipIf(!POSTGRES)('supabase-js through a PostgREST-compatible endpoint'
       })
       try {
         const db = SupabaseDatabase.connect(keyed.url, 'sb_secret_test0123456789')
-        await expect(db.history('pwh_experience_key_stale', 1)).resolves.toHaveLength(1)
+        await expect(checkHistory(db, 'pwh_experience_key_stale', 1)).resolves.toHaveLength(1)
       } finally {
         await keyed.close()
       }
@@ -322,7 +325,7 @@ describe.skipIf(!POSTGRES)('supabase-js through a PostgREST-compatible endpoint'
 
     it('an unreachable project: names the host', async () => {
       const db = SupabaseDatabase.connect('http://127.0.0.1:9', api.serviceKey)
-      const error = await rejection(db.history('x', 1))
+      const error = await rejection(checkHistory(db, 'x', 1))
       expect(error.code).toBe('database')
       expect(error.message).toContain('cannot reach the Supabase API at 127.0.0.1:9')
       expect(error.message).not.toContain(api.serviceKey)
@@ -346,7 +349,9 @@ describe.skipIf(!POSTGRES)('supabase-js before the migration', () => {
   it('a missing dq function is not_migrated: apply the migrations', async () => {
     const server = api as PostgrestServer
     const db = SupabaseDatabase.connect(server.url, server.serviceKey)
-    const error = await rejection(db.runCheck(spec({ kind: 'trigger', table: 'pg_class' }), RUN))
+    const error = await rejection(
+      measureCheck(db, spec({ kind: 'trigger', table: 'pg_class' }), RUN),
+    )
     expect(error.code).toBe('not_migrated')
     expect(error.message).toContain('no function dq.run_check')
     expect(error.message).toContain('supabase db push')
@@ -361,20 +366,20 @@ describe('choosing supabase-js (openDatabase)', () => {
   }
 
   it('SUPABASE_URL + SUPABASE_SERVICE_ROLE_KEY without --db: supabase-js, labelled by host', async () => {
-    const db = await openDatabase(undefined, env)
+    const db = await openDatabase({ env })
     expect(db).toBeInstanceOf(SupabaseDatabase)
     expect(db.label).toBe('abcdefghij.supabase.co')
   })
 
   it('--db wins over the Supabase variables', async () => {
     // postgres.js connects lazily: nothing listens there, and nothing is asked.
-    const db = await openDatabase('postgres://nobody@127.0.0.1:9/none', env)
+    const db = await openDatabase({ reference: 'postgres://nobody@127.0.0.1:9/none', env })
     expect(db).not.toBeInstanceOf(SupabaseDatabase)
     await db.close()
   })
 
   it('nothing configured: names all three ways', async () => {
-    const error = await rejection(openDatabase(undefined, {}))
+    const error = await rejection(openDatabase({ env: {} }))
     expect(error.code).toBe('config')
     expect(error.message).toMatch(
       /--db postgres:\/\/.*DQ_DATABASE_URL.*SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY/,
@@ -382,15 +387,15 @@ describe('choosing supabase-js (openDatabase)', () => {
   })
 
   it('one of the two: names the missing one', async () => {
-    const error = await rejection(openDatabase(undefined, { SUPABASE_URL: env.SUPABASE_URL }))
+    const error = await rejection(openDatabase({ env: { SUPABASE_URL: env.SUPABASE_URL } }))
     expect(error.message).toMatch(/^SUPABASE_SERVICE_ROLE_KEY is not set/)
   })
 
   it('a SUPABASE_URL that is not a URL, a publishable key: config errors', async () => {
-    const notUrl = await rejection(openDatabase(undefined, { ...env, SUPABASE_URL: 'abcdefghij' }))
+    const notUrl = await rejection(openDatabase({ env: { ...env, SUPABASE_URL: 'abcdefghij' } }))
     expect(notUrl.message).toContain('is not a URL')
     const publishable = await rejection(
-      openDatabase(undefined, { ...env, SUPABASE_SERVICE_ROLE_KEY: 'sb_publishable_x' }),
+      openDatabase({ env: { ...env, SUPABASE_SERVICE_ROLE_KEY: 'sb_publishable_x' } }),
     )
     expect(publishable.message).toContain('publishable key')
   })
@@ -402,9 +407,9 @@ describe('choosing supabase-js (openDatabase)', () => {
       seen.push(new Request(input, init))
       return Response.json({ value: 1, details: {}, sample: [] })
     }
-    const db = await openDatabase(undefined, env, { fetch: fetchSpy as typeof fetch })
+    const db = await openDatabase({ env }, { fetch: fetchSpy as typeof fetch })
     await expect(
-      db.runCheck(spec({ kind: 'trigger', table: 't' }), { timeoutSeconds: 0.1 }),
+      measureCheck(db, spec({ kind: 'trigger', table: 't' }), { timeoutSeconds: 0.1 }),
     ).resolves.toEqual({
       value: 1,
       details: {},
@@ -474,7 +479,7 @@ describe('PostgREST and gateway answers as DqErrors (supabase-js over an injecte
       'Drop the old overload ("drop function dq.check_history(<its old argument types>)"',
     ],
   ] as const)('HTTP %i %j: %s', async (status, body, code, text) => {
-    const error = await rejection(db(answer(status, body)).history('x', 1))
+    const error = await rejection(checkHistory(db(answer(status, body)), 'x', 1))
     expect(error.code).toBe(code)
     expect(error.message).toContain(text)
   })
@@ -501,15 +506,15 @@ describe('every call has a deadline (supabase-js over an injected fetch that nev
   }
 
   it.each([
-    ['record_run', (db: SupabaseDatabase) => db.recordRun(emptyRun())],
+    ['record_run', (db: SupabaseDatabase) => recordRun(db, emptyRun())],
     [
       'enqueue_alerts',
       (db: SupabaseDatabase) =>
-        db.enqueueAlerts({ run_id: crypto.randomUUID(), states: [], messages: [] }),
+        enqueueAlerts(db, { run_id: crypto.randomUUID(), states: [], messages: [] }),
     ],
-    ['pending_alerts', (db: SupabaseDatabase) => db.pendingAlerts({ limit: 1, leaseSeconds: 60 })],
-    ['mark_alert', (db: SupabaseDatabase) => db.markAlert(1, { status: 'sent', attempts: 1 })],
-    ['check_history', (db: SupabaseDatabase) => db.history('x', 1)],
+    ['pending_alerts', (db: SupabaseDatabase) => pendingAlerts(db, { limit: 1, leaseSeconds: 60 })],
+    ['mark_alert', (db: SupabaseDatabase) => markAlert(db, 1, { status: 'sent', attempts: 1 })],
+    ['check_history', (db: SupabaseDatabase) => checkHistory(db, 'x', 1)],
   ] as const)('dq.%s gives up after callTimeoutSeconds: a timeout', async (fn, call) => {
     const api = silentApi()
     const db = SupabaseDatabase.connect('https://abcdefghij.supabase.co', 'sb_secret_x', {
@@ -540,10 +545,13 @@ describe('every call has a deadline (supabase-js over an injected fetch that nev
       const db = SupabaseDatabase.connect('https://abcdefghij.supabase.co', 'sb_secret_x', {
         fetch: api.fetch,
       })
-      expect((await rejection(db.history('x', 1))).message).toContain('within 30 s')
+      expect((await rejection(checkHistory(db, 'x', 1))).message).toContain('within 30 s')
       expect(
-        (await rejection(db.runCheck(spec({ kind: 'trigger', table: 't' }), { timeoutSeconds: 5 })))
-          .message,
+        (
+          await rejection(
+            measureCheck(db, spec({ kind: 'trigger', table: 't' }), { timeoutSeconds: 5 }),
+          )
+        ).message,
       ).toContain("within 7 s (the check's timeoutSeconds plus a grace period)")
     } finally {
       AbortSignal.timeout = real

@@ -1,5 +1,7 @@
 // trigger: edge cases of dq.check_trigger, on PGlite and real PostgreSQL.
+
 import { beforeAll, describe, expect, it } from 'vitest'
+import { measureCheck } from '../checks/store.ts'
 import { RUN, rejection, spec } from './support/checks.ts'
 import { engines, useDatabase } from './support/databases.ts'
 
@@ -115,7 +117,7 @@ type TableProblem = {
 describe.each(engines())('trigger on %s', (engine) => {
   const database = useDatabase(engine)
   const run = (input: Record<string, unknown>) =>
-    database().db.runCheck(spec({ kind: 'trigger', ...input }), RUN)
+    measureCheck(database().db, spec({ kind: 'trigger', ...input }), RUN)
   const updatedAt = { function: 'set_updated_at', events: ['UPDATE'], timing: 'BEFORE' }
 
   beforeAll(async () => {

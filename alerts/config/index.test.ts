@@ -1,7 +1,7 @@
 // Alert configuration: webhook URLs validated but never echoed; database labels
 // that never carry a connection string.
 import { describe, expect, it } from 'vitest'
-import { DqError } from '../../checks/errors.ts'
+import { DqError } from '../../kernel/errors.ts'
 import { alertSettings, databaseLabel, webhookFor, webhooksFrom } from './index.ts'
 
 describe('webhooksFrom', () => {

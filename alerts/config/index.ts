@@ -12,7 +12,8 @@
  * ```
  */
 import { z } from 'zod'
-import { DqError, messageOf } from '../../checks/errors.ts'
+import { DqError, messageOf } from '../../kernel/errors.ts'
+import { redactSecrets } from '../../kernel/redact.ts'
 import type { Route } from '../store/index.ts'
 
 /** An http(s) URL, checked without ever quoting it back (it holds the webhook's secret). */
@@ -63,9 +64,28 @@ export function webhooksFrom(env: Record<string, unknown>): Webhooks | undefined
   return critical ? { default: main, critical } : { default: main }
 }
 
+/** The alert settings a command reads: webhooks (when set) and the database's label. */
+export type AlertConfig = { webhooks?: Webhooks; label?: string }
+
+/**
+ * The Slack and label settings of a command (the CLI): DqError('config') when
+ * a setting is malformed, said before anything runs.
+ */
+export function alertConfig(env: Record<string, unknown>): AlertConfig {
+  const webhooks = webhooksFrom(env)
+  const label = configuredLabel(env)
+  return { ...(webhooks ? { webhooks } : {}), ...(label ? { label } : {}) }
+}
+
+/** DQ_DATABASE_LABEL when set and well formed (never an error: it is only a name). */
+export function configuredLabel(env: Record<string, unknown>): string | undefined {
+  const label = AlertEnvSchema.shape.DQ_DATABASE_LABEL.safeParse(env.DQ_DATABASE_LABEL)
+  return label.success && label.data ? label.data : undefined
+}
+
 /**
  * The Slack settings of a long-running service (the Worker): like
- * `webhooksFrom`, but a malformed setting turns alerts off and says why
+ * `alertConfig`, but a malformed setting turns alerts off and says why
  * (`problem`) instead of throwing, so the checks still run and are recorded.
  */
 export function alertSettings(env: unknown): {
@@ -74,8 +94,8 @@ export function alertSettings(env: unknown): {
   problem?: string
 } {
   const settings = (env ?? {}) as Record<string, unknown>
-  const label = AlertEnvSchema.shape.DQ_DATABASE_LABEL.safeParse(settings.DQ_DATABASE_LABEL)
-  const labelled = label.success && label.data ? { label: label.data } : {}
+  const label = configuredLabel(settings)
+  const labelled = label ? { label } : {}
   try {
     const webhooks = webhooksFrom(settings)
     return { ...(webhooks ? { webhooks } : {}), ...labelled }
@@ -104,5 +124,5 @@ export function databaseLabel(adapterLabel: string, configured?: string): string
   // pglite:DIR: the directory's name, not its path on this machine.
   const pglite = /^pglite:(.*)$/.exec(adapterLabel)
   if (pglite) return `pglite:${pglite[1]?.split(/[\\/]/).filter(Boolean).at(-1) ?? 'memory'}`
-  return adapterLabel.replace(/:[^:@/]*@/, '@').replace(/^[^@/]*@/, '')
+  return redactSecrets(adapterLabel).replace(/^[^@/]*@/, '')
 }

@@ -14,18 +14,11 @@
  * //   stale_after: '2026-11-24T09:00:00.000Z' }                        (Tuesday's tick)
  * ```
  */
-import { CronExpressionParser } from 'cron-parser'
-import { cronError, tickOf } from '../../checks/schedule.ts'
-
-/** What a scheduled tick writes to dq.monitor_heartbeat. */
-export type Heartbeat = {
-  /** The tick (UTC, to the minute) the beat belongs to. */
-  beat_at: string
-  /** Seconds from this tick to the next: when the next run is expected. */
-  interval_seconds: number
-  /** The tick after the next: past it with no newer beat, the monitor is stale. */
-  stale_after: string
-}
+import { cronError, nextTicks, tickOf } from '../../checks/cron.ts'
+import { messageOf } from '../../kernel/errors.ts'
+import type { DatabasePort } from '../../kernel/port.ts'
+import { errorText } from '../slack/text/index.ts'
+import { type Heartbeat, type MonitorStatus, putHeartbeat } from '../store/index.ts'
 
 /**
  * The heartbeat of the tick of `expression` that `at` belongs to (tickOf:
@@ -36,9 +29,7 @@ export function cronHeartbeat(expression: string, at: Date): Heartbeat | undefin
   if (cronError(expression) !== undefined) return undefined // tickOf would keep the minute of `at`
   try {
     const tick = tickOf(expression, at)
-    const ticks = CronExpressionParser.parse(expression, { tz: 'UTC', currentDate: tick })
-    const next = ticks.next().toDate()
-    const afterNext = ticks.next().toDate()
+    const [next, afterNext] = nextTicks(expression, tick)
     return {
       beat_at: tick.toISOString(),
       interval_seconds: Math.max(60, Math.round((next.getTime() - tick.getTime()) / 1000)),
@@ -46,5 +37,59 @@ export function cronHeartbeat(expression: string, at: Date): Heartbeat | undefin
     }
   } catch {
     return undefined // a cron with no future tick (cron-parser gives up searching)
+  }
+}
+
+/** What to say when the monitor was down before this tick. */
+export function downProblem(monitor: MonitorStatus): string {
+  return `the monitor was down: no scheduled run completed since ${monitor.last_beat_at} (two scheduled ticks in a row were missed)`
+}
+
+export type HeartbeatOutcome = {
+  /** False: the cron is empty or invalid, a newer beat is there, or the monitor was down (see problems). */
+  recorded: boolean
+  /** The heartbeat before this tick, at this tick (undefined when nothing was asked). */
+  monitor?: MonitorStatus
+  /** What went wrong, fit to log; never thrown. */
+  problems: string[]
+}
+
+/**
+ * A scheduled tick where no check is due (a trigger finer than every check's
+ * schedule): writes only the monitor's heartbeat, with no run, so the next run
+ * with checks due does not take the quiet ticks for an outage.
+ *
+ * When the monitor is already stale at this tick, nothing is written: the
+ * gap stays for the next run with checks due to announce on Slack (and
+ * `/health?deep=1` stays 503 until then), rather than vanishing under this
+ * beat. Never throws: problems come back in `problems`.
+ *
+ * @example
+ * ```ts
+ * // Worker, scheduled(), when dueChecks(...) is empty:
+ * const beat = await recordHeartbeat(port, { cron: controller.cron, at })
+ * for (const problem of beat.problems) console.error(`dq-monitor: ${problem}`)
+ * ```
+ */
+export async function recordHeartbeat(
+  port: DatabasePort,
+  tick: { cron: string; at: Date },
+): Promise<HeartbeatOutcome> {
+  const heartbeat = cronHeartbeat(tick.cron, tick.at)
+  if (!heartbeat) return { recorded: false, problems: [] } // a hand-made event: no schedule to keep
+  try {
+    const { recorded, monitor } = await putHeartbeat(port, heartbeat)
+    return {
+      recorded,
+      monitor,
+      problems: monitor.stale
+        ? [`${downProblem(monitor)}; the next run with checks due announces it`]
+        : [],
+    }
+  } catch (error) {
+    return {
+      recorded: false,
+      problems: [`heartbeat not recorded: ${errorText(messageOf(error))}`],
+    }
   }
 }

@@ -1,9 +1,9 @@
 // The alert policy as tables: every transition, the reminder boundary,
 // recovery, errors, flapping, severity routing, info silence.
 import { describe, expect, it } from 'vitest'
+import type { Severity } from '../../checks/catalog.ts'
 import { parseCatalog } from '../../checks/catalog.ts'
 import type { CheckResult, Status } from '../../checks/result.ts'
-import { durationMs, formatDuration } from '../duration/index.ts'
 import type { AlertState, MonitorStatus } from '../store/index.ts'
 import { type Alert, decideAlerts, type PolicyCheck, routeFor, STALE_KEY } from './index.ts'
 
@@ -11,17 +11,20 @@ const T0 = Date.parse('2026-11-23T00:00:00Z')
 const MINUTE = 60_000
 const HOUR = 60 * MINUTE
 
-function result(check: string, status: Status): CheckResult {
+function result(check: string, status: Status, severity: Severity = 'warning'): CheckResult {
   return {
     check,
     kind: 'duplicates',
     status,
+    severity,
+    owner: null,
     value: status === 'error' ? null : status === 'pass' ? 0 : status === 'warn' ? 3 : 50,
     threshold: { warn: 0, fail: 10, metric: 'count' },
     details: {},
     sample: [],
     duration_ms: 1,
     error: status === 'error' ? 'relation "shop.orders" does not exist' : null,
+    error_code: status === 'error' ? 'database' : null,
   }
 }
 
@@ -29,7 +32,7 @@ function result(check: string, status: Status): CheckResult {
 function running(check: string): CheckResult {
   return {
     ...result(check, 'error'),
-    details: { code: 'check_running' },
+    error_code: 'check_running',
     error: `check "${check}" is already running`,
   }
 }
@@ -51,15 +54,22 @@ class Store {
 
 const label = (a: Alert) => `${a.alert_kind}:${a.transition}:${a.status}`
 
+/** A check as these tests run it: its results carry this severity. */
+type TestCheck = PolicyCheck & { severity: Severity }
+
 /** Runs `statuses` at the given offsets for one check; the labels each run sent. */
 function simulate(
   steps: [offsetMs: number, status: Step][],
-  check: PolicyCheck = { name: 'orders', severity: 'warning' },
+  check: TestCheck = { name: 'orders', severity: 'warning' },
   store = new Store(),
 ): string[][] {
   return steps.map(([offset, status], i) => {
     const decision = decideAlerts({
-      results: [status === 'running' ? running(check.name) : result(check.name, status)],
+      results: [
+        status === 'running'
+          ? { ...running(check.name), severity: check.severity }
+          : result(check.name, status, check.severity),
+      ],
       checks: [check],
       states: [...store.states.values()],
       at: new Date(T0 + offset),
@@ -107,7 +117,7 @@ describe('transitions (previous → current, one hour apart)', () => {
   it('a passing check with no state writes no state', () => {
     const decision = decideAlerts({
       results: [result('orders', 'pass')],
-      checks: [{ name: 'orders', severity: 'warning' }],
+      checks: [{ name: 'orders' }],
       states: [],
       at: new Date(T0),
       criticalRoute: false,
@@ -197,7 +207,7 @@ describe('recovery', () => {
     simulate([[0, 'fail']], undefined, store)
     const decision = decideAlerts({
       results: [result('orders', 'pass')],
-      checks: [{ name: 'orders', severity: 'warning' }],
+      checks: [{ name: 'orders' }],
       states: [...store.states.values()],
       at: new Date(T0 + 3 * HOUR),
       criticalRoute: false,
@@ -285,7 +295,7 @@ describe('a check another run holds (check_running): no information', () => {
       expect(store.states.size).toBeGreaterThan(0)
       const decision = decideAlerts({
         results: [running('orders')],
-        checks: [{ name: 'orders', severity: 'warning' }],
+        checks: [{ name: 'orders' }],
         states: [...store.states.values()],
         at: new Date(T0 + 25 * HOUR), // past the reminder interval too
         criticalRoute: false,
@@ -320,7 +330,7 @@ describe('a check another run holds (check_running): no information', () => {
     const other = { ...result('orders', 'error'), details: { code: 'timeout' } }
     const decision = decideAlerts({
       results: [other],
-      checks: [{ name: 'orders', severity: 'warning' }],
+      checks: [{ name: 'orders' }],
       states: [],
       at: new Date(T0),
       criticalRoute: false,
@@ -352,12 +362,12 @@ describe('severity', () => {
     expect(routeFor('warning', true)).toBe('default')
     expect(routeFor('info', true)).toBeNull()
     const decision = decideAlerts({
-      results: [result('a', 'fail'), result('b', 'fail'), result('c', 'error')],
-      checks: [
-        { name: 'a', severity: 'critical' },
-        { name: 'b', severity: 'warning' },
-        { name: 'c', severity: 'critical' },
+      results: [
+        result('a', 'fail', 'critical'),
+        result('b', 'fail', 'warning'),
+        result('c', 'error', 'critical'),
       ],
+      checks: [{ name: 'a' }, { name: 'b' }, { name: 'c' }],
       states: [],
       at: new Date(T0),
       criticalRoute: true,
@@ -393,7 +403,7 @@ describe('concurrency and order', () => {
     simulate([[2 * HOUR, 'fail']], undefined, store)
     const late = decideAlerts({
       results: [result('orders', 'pass')],
-      checks: [{ name: 'orders', severity: 'warning' }],
+      checks: [{ name: 'orders' }],
       states: [...store.states.values()],
       at: new Date(T0 + HOUR),
       criticalRoute: false,
@@ -406,7 +416,7 @@ describe('concurrency and order', () => {
     simulate([[0, 'fail']], undefined, store)
     const decision = decideAlerts({
       results: [result('orders', 'pass')],
-      checks: [{ name: 'orders', severity: 'warning' }],
+      checks: [{ name: 'orders' }],
       states: [...store.states.values()],
       at: new Date(T0 + HOUR),
       criticalRoute: false,
@@ -431,7 +441,7 @@ describe('concurrency and order', () => {
 describe('the monitor itself', () => {
   const stale: MonitorStatus = {
     last_run_id: '00000000-0000-4000-8000-000000000001',
-    last_run_at: new Date(T0).toISOString(),
+    last_beat_at: new Date(T0).toISOString(),
     interval_seconds: 3600,
     stale_after: new Date(T0 + 2 * HOUR).toISOString(),
     age_seconds: 5 * 3600,
@@ -468,31 +478,6 @@ describe('the monitor itself', () => {
   })
 })
 
-describe('durations', () => {
-  it.each([
-    ['24 hours', 24 * HOUR],
-    ['30 minutes', 30 * MINUTE],
-    ['30m', 30 * MINUTE],
-    ['1.5h', 90 * MINUTE],
-    ['7 days', 7 * 24 * HOUR],
-    ['1 week', 7 * 24 * HOUR],
-    [' 2 Hours ', 2 * HOUR],
-  ])('%s', (text, ms) => {
-    expect(durationMs(text)).toBe(ms)
-  })
-
-  it.each(['', 'daily', '0 hours', '1 month', '-1 hours', '5'])('rejects %j', (text) => {
-    expect(durationMs(text)).toBeUndefined()
-  })
-
-  it('formats how long an incident lasted', () => {
-    expect(formatDuration(20 * 1000)).toBe('under a minute')
-    expect(formatDuration(45 * MINUTE)).toBe('45 minutes')
-    expect(formatDuration(3 * HOUR + 5 * MINUTE)).toBe('3 hours 5 minutes')
-    expect(formatDuration(26 * HOUR)).toBe('1 day 2 hours')
-  })
-})
-
 describe('incremental runs (details.scope "incremental"): they can open an incident, not end one', () => {
   const incremental = (status: Status): CheckResult => ({
     ...result('orders', status),
@@ -501,7 +486,7 @@ describe('incremental runs (details.scope "incremental"): they can open an incid
   const decide = (store: Store, r: CheckResult, offset: number) => {
     const decision = decideAlerts({
       results: [r],
-      checks: [{ name: 'orders', severity: 'warning' }],
+      checks: [{ name: 'orders' }],
       states: [...store.states.values()],
       at: new Date(T0 + offset),
       criticalRoute: false,

@@ -10,16 +10,17 @@
  * - nothing otherwise (fail → warn changes the state quietly).
  *
  * A check skipped because another run holds it (an `error` result with
- * `details.code` "check_running") says nothing about the data: it neither
+ * `error_code` "check_running") says nothing about the data: it neither
  * fires nor resolves, and its state stays as it was.
  *
- * Severity `info` never notifies; `critical` goes to the critical webhook when
- * one is configured. Pure: no I/O, the clock is the run's start time.
+ * Severity (the result's own) `info` never notifies; `critical` goes to the
+ * critical webhook when one is configured. Pure: no I/O, the clock is the
+ * run's start time.
  *
  * @example
  * ```ts
  * const { alerts, states } = decideAlerts({
- *   results: run.results, checks: catalog.checks, states: await db.alertStates(),
+ *   results: run.results, checks: catalog.checks, states: await alertStates(port),
  *   at: new Date(run.started_at), criticalRoute: false,
  * })
  * alerts[0] // { dedup_key: 'orders_dups/threshold', transition: 'firing', status: 'fail', ... }
@@ -27,8 +28,14 @@
  */
 import { z } from 'zod'
 import type { ResolvedCheck, Severity } from '../../checks/catalog.ts'
-import { type CheckResult, type Status, statusRank } from '../../checks/result.ts'
-import { durationMs } from '../duration/index.ts'
+import {
+  type CheckResult,
+  isCheckRunning,
+  isIncremental,
+  type Status,
+  statusRank,
+} from '../../checks/result.ts'
+import { durationMs } from '../../kernel/duration.ts'
 import type {
   AlertKind,
   AlertState,
@@ -45,8 +52,8 @@ export const STALE_KEY = 'dq-monitor/stale'
 
 const DEFAULT_REPEAT_MS = 24 * 3_600_000
 
-/** What the policy needs to know about a check. */
-export type PolicyCheck = Pick<ResolvedCheck, 'name' | 'severity'> & { repeatInterval?: string }
+/** What the policy needs to know about a check beyond its result: that it is still in the catalog, and its reminder interval. */
+export type PolicyCheck = Pick<ResolvedCheck, 'name'> & { repeatInterval?: string }
 
 export type Alert = {
   /** Stable across the incident: "<check>/threshold", "<check>/error" or "dq-monitor/stale". */
@@ -144,19 +151,6 @@ export function decideKey(
       }
 }
 
-/**
- * The runner's "another run holds this check" result (checks/run-checks.ts):
- * not a measurement and not a failure to measure, so no information at all.
- */
-export function isCheckRunning(result: Pick<CheckResult, 'status' | 'details'>): boolean {
-  return result.status === 'error' && result.details.code === 'check_running'
-}
-
-/** A result of an incremental run (`details.scope`), which saw only the rows changed since the last. */
-export function isIncremental(result: Pick<CheckResult, 'details'>): boolean {
-  return result.details.scope === 'incremental'
-}
-
 export function decideAlerts(input: PolicyInput): Decision {
   const at = input.at
   const byKey = new Map(input.states.map((s) => [s.dedup_key, s]))
@@ -172,7 +166,7 @@ export function decideAlerts(input: PolicyInput): Decision {
 
   for (const result of input.results) {
     const check = byName.get(result.check)
-    const route = check && routeFor(check.severity, input.criticalRoute)
+    const route = check && routeFor(result.severity, input.criticalRoute)
     if (!check || !route) continue // not in the catalog any more, or severity info
     // Firing here would page on overlap, and resolving would end an incident unseen.
     if (isCheckRunning(result)) continue
@@ -218,7 +212,7 @@ export function decideAlerts(input: PolicyInput): Decision {
         check: check.name,
         status: current,
         previous: previous?.status ?? 'pass',
-        severity: check.severity,
+        severity: result.severity,
         route,
         opened_at: transition === 'resolved' ? (previous?.opened_at ?? null) : next.opened_at,
         last_notified_at: previous?.last_notified_at ?? null,
@@ -238,8 +232,8 @@ function staleAlert(
   previous: AlertState | undefined,
   at: Date,
 ): { alert: Alert; state: AlertStateUpdate } | undefined {
-  if (!monitor?.stale || !monitor.last_run_at || !monitor.interval_seconds) return undefined
-  if (previous?.opened_at === monitor.last_run_at) return undefined // this gap was announced
+  if (!monitor?.stale || !monitor.last_beat_at || !monitor.interval_seconds) return undefined
+  if (previous?.opened_at === monitor.last_beat_at) return undefined // this gap was announced
   const now = at.toISOString()
   return {
     alert: {
@@ -251,10 +245,10 @@ function staleAlert(
       previous: 'pass',
       severity: 'warning',
       route: 'default',
-      opened_at: monitor.last_run_at,
+      opened_at: monitor.last_beat_at,
       last_notified_at: previous?.last_notified_at ?? null,
       result: null,
-      down: { since: monitor.last_run_at, until: now, interval_seconds: monitor.interval_seconds },
+      down: { since: monitor.last_beat_at, until: now, interval_seconds: monitor.interval_seconds },
     },
     // The monitor is running again: the state is "pass", opened_at names the gap.
     state: {
@@ -262,7 +256,7 @@ function staleAlert(
       check: null,
       alert_kind: 'stale',
       status: 'pass',
-      opened_at: monitor.last_run_at,
+      opened_at: monitor.last_beat_at,
       last_notified_at: now,
       observed_at: now,
       expected_version: previous?.version ?? 0,

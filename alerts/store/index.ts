@@ -1,21 +1,20 @@
 /**
- * What the `dq` alert functions (migration 20261123000004_dq_alerts.sql)
- * take and return: alert state per dedup
- * key, outbox messages, the monitor's heartbeat. Validated at the boundary,
- * like db/results.ts, so a drifted schema fails loudly instead of sending
- * wrong alerts.
+ * What the alert side asks of the database, on top of the port's `call`:
+ * alert state per dedup key, the Slack outbox, the monitor's heartbeat.
+ * Replies are validated at the boundary, so a drifted schema fails loudly
+ * instead of sending wrong alerts. SQL: supabase/schemas/40_alerts.sql.
  *
  * @example
  * ```ts
- * const states = parseAlertStates(await db.call('alert_states', { dedup_keys: null }))
+ * const states = await alertStates(port, ['orders_dups/threshold'])
  * states[0] // { dedup_key: 'orders_dups/threshold', status: 'fail', version: 3, ... }
  * ```
  */
 import type { IncomingWebhookSendArguments } from '@slack/webhook'
 import { z } from 'zod'
 import { StatusSchema } from '../../checks/result.ts'
-import { parse } from '../../db/results.ts'
-import type { Heartbeat } from '../heartbeat/index.ts'
+import { isoTimestamp, parseReply } from '../../kernel/parse.ts'
+import type { DatabasePort } from '../../kernel/port.ts'
 
 /** threshold: pass/warn/fail of a check; error: the check could not run; stale: the monitor was down. */
 export const AlertKindSchema = z.enum(['threshold', 'error', 'stale'])
@@ -25,7 +24,7 @@ export type AlertKind = z.infer<typeof AlertKindSchema>
 export const RouteSchema = z.enum(['default', 'critical'])
 export type Route = z.infer<typeof RouteSchema>
 
-const timestamp = z.union([z.string(), z.date()]).transform((t) => new Date(t).toISOString())
+const timestamp = z.union([z.string(), z.date()]).transform(isoTimestamp)
 
 export const AlertStateSchema = z.object({
   dedup_key: z.string(),
@@ -78,6 +77,16 @@ export const OutboxMessageSchema = z.object({
 })
 export type OutboxMessage = z.infer<typeof OutboxMessageSchema>
 
+/** What a scheduled tick writes to dq.monitor_heartbeat (alerts/heartbeat computes it). */
+export type Heartbeat = {
+  /** The tick (UTC, to the minute) the beat belongs to. */
+  beat_at: string
+  /** Seconds from this tick to the next: when the next run is expected. */
+  interval_seconds: number
+  /** The tick after the next: past it with no newer beat, the monitor is stale. */
+  stale_after: string
+}
+
 /** One run's decision, written atomically by `dq.enqueue_alerts`. */
 export type AlertBatch = {
   run_id: string
@@ -97,13 +106,14 @@ export const EnqueueResultSchema = z.object({
 export type EnqueueResult = z.infer<typeof EnqueueResultSchema>
 
 export const MonitorStatusSchema = z.object({
-  /** null when the last beat came from a tick with no check due (no run). */
+  /** The run of the last beat; null when it came from a tick with no check due (no run). */
   last_run_id: z.string().nullable(),
-  last_run_at: timestamp.nullable(),
+  /** The tick of the last beat (not when its run finished). */
+  last_beat_at: timestamp.nullable(),
   /** Seconds from the last beat's tick to the next one. */
   interval_seconds: z.number().int().nullable(),
   /** When the last beat goes stale (dq.heartbeat_deadline). */
-  stale_after: timestamp.nullable().default(null),
+  stale_after: timestamp.nullable(),
   age_seconds: z.coerce.number().nullable(),
   stale: z.boolean(),
 })
@@ -116,17 +126,80 @@ export const RecordHeartbeatResultSchema = z.object({
 })
 export type RecordHeartbeatResult = z.infer<typeof RecordHeartbeatResultSchema>
 
-export const MarkResultSchema = z.object({ updated: z.boolean() })
+/** How one outbox message's send ended: sent (Slack said 200), pending (retry later) or failed. */
+export type SendOutcome = {
+  status: OutboxStatus
+  attempts: number
+  httpStatus?: number | null
+  error?: string | null
+}
 
-export const parseAlertStates = (value: unknown): AlertState[] =>
-  parse(z.array(AlertStateSchema), value, 'alert state')
-export const parseEnqueueResult = (value: unknown): EnqueueResult =>
-  parse(EnqueueResultSchema, value, 'enqueue result')
-export const parseOutbox = (value: unknown): OutboxMessage[] =>
-  parse(z.array(OutboxMessageSchema), value, 'outbox messages')
-export const parseMonitorStatus = (value: unknown): MonitorStatus =>
-  parse(MonitorStatusSchema, value, 'monitor status')
-export const parseMarkResult = (value: unknown): { updated: boolean } =>
-  parse(MarkResultSchema, value, 'mark result')
-export const parseRecordHeartbeat = (value: unknown): RecordHeartbeatResult =>
-  parse(RecordHeartbeatResultSchema, value, 'heartbeat result')
+/** Alert state by dedup key (all keys when omitted): what on-call was last told. */
+export async function alertStates(
+  port: DatabasePort,
+  keys?: readonly string[],
+): Promise<AlertState[]> {
+  const reply = await port.call('alert_states', { dedup_keys: keys ? [...keys] : null })
+  return parseReply(z.array(AlertStateSchema), reply, 'alert state')
+}
+
+/**
+ * Writes one run's alert decision atomically (state, outbox messages,
+ * heartbeat); `conflict` when a key moved since it was read (nothing written).
+ */
+export async function enqueueAlerts(port: DatabasePort, batch: AlertBatch): Promise<EnqueueResult> {
+  return parseReply(
+    EnqueueResultSchema,
+    await port.call('enqueue_alerts', { batch }),
+    'enqueue result',
+  )
+}
+
+/** Pending outbox messages, oldest first; leased for `leaseSeconds` when > 0. */
+export async function pendingAlerts(
+  port: DatabasePort,
+  options: { limit?: number; leaseSeconds?: number } = {},
+): Promise<OutboxMessage[]> {
+  const reply = await port.call('pending_alerts', {
+    max_messages: options.limit ?? 10,
+    lease_seconds: options.leaseSeconds ?? 0,
+  })
+  return parseReply(z.array(OutboxMessageSchema), reply, 'outbox messages')
+}
+
+/** Records a send: sent (Slack said 200), pending (retry later) or failed (for good). */
+export async function markAlert(
+  port: DatabasePort,
+  id: number,
+  outcome: SendOutcome,
+): Promise<{ updated: boolean }> {
+  const reply = await port.call('mark_alert', {
+    outbox_id: id,
+    outcome: outcome.status,
+    attempts: outcome.attempts,
+    http_status: outcome.httpStatus ?? null,
+    error_text: outcome.error ?? null,
+  })
+  return parseReply(z.object({ updated: z.boolean() }), reply, 'mark result')
+}
+
+/** The last scheduled beat and whether the monitor is stale at `asOf` (default now). */
+export async function monitorStatus(
+  port: DatabasePort,
+  options: { asOf?: string; excludeRun?: string } = {},
+): Promise<MonitorStatus> {
+  const reply = await port.call('monitor_status', {
+    as_of: options.asOf ?? null,
+    exclude_run: options.excludeRun ?? null,
+  })
+  return parseReply(MonitorStatusSchema, reply, 'monitor status')
+}
+
+/** A tick with no check due: the heartbeat alone (dq.record_heartbeat). */
+export async function putHeartbeat(
+  port: DatabasePort,
+  heartbeat: Heartbeat,
+): Promise<RecordHeartbeatResult> {
+  const reply = await port.call('record_heartbeat', { heartbeat })
+  return parseReply(RecordHeartbeatResultSchema, reply, 'heartbeat result')
+}

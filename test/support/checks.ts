@@ -11,7 +11,7 @@
  * ```
  */
 import { parseCatalog, type ResolvedCheck } from '../../checks/catalog.ts'
-import { DqError } from '../../checks/errors.ts'
+import { DqError } from '../../kernel/errors.ts'
 
 /** The options every engine test runs a check with. */
 export const RUN = { timeoutSeconds: 30 } as const

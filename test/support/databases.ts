@@ -17,10 +17,10 @@
 import { readFile } from 'node:fs/promises'
 import postgres from 'postgres'
 import { afterAll, beforeAll } from 'vitest'
-import type { Database } from '../../db/database.ts'
 import { SEED_FILE } from '../../db/migrations.ts'
 import { PGliteDatabase } from '../../db/pglite.ts'
 import { PostgresJsDatabase } from '../../db/postgres-js.ts'
+import type { DatabasePort } from '../../kernel/port.ts'
 
 export type Engine = 'pglite' | 'postgres'
 
@@ -39,7 +39,7 @@ export function engines(): Engine[] {
 
 /** A handle that can run raw SQL on the same database as the adapter under test. */
 export type TestDatabase = {
-  db: Database
+  db: DatabasePort
   /** Runs SQL text (several statements allowed) as the owner, outside any check. */
   exec(sql: string): Promise<void>
   /** One query's rows. */

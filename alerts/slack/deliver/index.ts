@@ -23,7 +23,7 @@
  * ```
  */
 import { ErrorCode, type FetchFunction, IncomingWebhook } from '@slack/webhook'
-import { messageOf } from '../../../checks/errors.ts'
+import { messageOf } from '../../../kernel/errors.ts'
 import type { SlackPayload } from '../../store/index.ts'
 import { errorText } from '../text/index.ts'
 

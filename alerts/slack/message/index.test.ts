@@ -39,12 +39,15 @@ function failing(check: string, overrides: Partial<CheckResult> = {}): Alert {
       check,
       kind: 'duplicates',
       status,
+      severity: 'critical',
+      owner: null,
       value: 42,
       threshold: { fail: 0, metric: 'count' },
       details: { rows: 100, groups: 7, extra_rows: 42, largest_group: 9, unique_index: false },
       sample: [{ id: 1 }, { id: 2 }, { id: 3 }, { id: 4 }],
       duration_ms: 5,
       error: null,
+      error_code: null,
       ...overrides,
     },
   }
@@ -130,16 +133,11 @@ describe('hostile data', () => {
   it('sample values, descriptions and owners are escaped and truncated', () => {
     const alert = failing('orders_dups', {
       sample: hostile.map((value) => ({ value })),
+      owner: '<!channel> @data',
     })
     const payload = renderMessage(
       [alert],
-      context([
-        {
-          name: 'orders_dups',
-          owner: '<!channel> @data',
-          description: `<!here> ${'d'.repeat(10_000)}`,
-        },
-      ]),
+      context([{ name: 'orders_dups', description: `<!here> ${'d'.repeat(10_000)}` }]),
     )
     const text = allText(payload)
     expect(text).not.toContain('<!channel>')
@@ -187,11 +185,11 @@ describe('hostile data', () => {
 
   it('a Slack user or group mention written as the owner stays a mention', () => {
     const payload = renderMessage(
-      [failing('a'), failing('b')],
-      context([
-        { name: 'a', owner: '<!subteam^S0123ABC|@data-oncall>' },
-        { name: 'b', owner: '<@U024BE7LH>' },
-      ]),
+      [
+        failing('a', { owner: '<!subteam^S0123ABC|@data-oncall>' }),
+        failing('b', { owner: '<@U024BE7LH>' }),
+      ],
+      context([{ name: 'a' }, { name: 'b' }]),
     )
     const [a, b] = sectionTexts(payload)
     expect(a).toContain('Owner: <!subteam^S0123ABC|@data-oncall>')
@@ -202,7 +200,10 @@ describe('hostile data', () => {
 describe('what a section says', () => {
   it('status, value vs threshold, the figure for its kind, 3 samples, owner, reproduce command', () => {
     const [section] = sectionTexts(
-      renderMessage([failing('orders_dups')], context([{ name: 'orders_dups', owner: '@shop' }])),
+      renderMessage(
+        [failing('orders_dups', { owner: '@shop' })],
+        context([{ name: 'orders_dups' }]),
+      ),
     )
     expect(section).toBe(
       [

@@ -16,10 +16,15 @@
  * await webhook.send(message.payload) // { text: 'dq-monitor: 11 failing: ...', blocks: [...] }
  * ```
  */
-import type { ResolvedCheck, Threshold } from '../../../checks/catalog.ts'
-import { keyFigure } from '../../../checks/key-figure.ts'
-import { type RunTrigger, type Status, statusRank } from '../../../checks/result.ts'
-import { formatDuration } from '../../duration/index.ts'
+import type { ResolvedCheck } from '../../../checks/catalog.ts'
+import {
+  type CheckResult,
+  keyFigure,
+  type RunTrigger,
+  type Status,
+  statusRank,
+} from '../../../checks/result.ts'
+import { formatDuration } from '../../../kernel/duration.ts'
 import type { Alert } from '../../policy/index.ts'
 import type { SlackBlock as Block, Route, SlackPayload } from '../../store/index.ts'
 import { codeSpan, errorText, escapeText, truncate, truncateEscaped } from '../text/index.ts'
@@ -37,8 +42,8 @@ export type MessageContext = {
   started_at: string
   /** A display name for the database: never a connection string (alerts/config). */
   database: string
-  /** Owner, description of each check (by name). */
-  checks: readonly Pick<ResolvedCheck, 'name' | 'owner' | 'description'>[]
+  /** The description of each check (by name); owner and severity come with each result. */
+  checks: readonly Pick<ResolvedCheck, 'name' | 'description'>[]
 }
 
 export type RenderedMessage = {
@@ -70,7 +75,7 @@ export function renderMessages(
 
 export function renderMessage(alerts: readonly Alert[], context: MessageContext): SlackPayload {
   const sorted = sortAlerts(alerts)
-  const owners = new Map(context.checks.map((c) => [c.name, c]))
+  const descriptions = new Map(context.checks.map((c) => [c.name, c.description]))
   const shown = sorted.slice(0, MAX_SECTIONS)
   const rest = sorted.slice(MAX_SECTIONS)
   const blocks: Block[] = [
@@ -79,7 +84,7 @@ export function renderMessage(alerts: readonly Alert[], context: MessageContext)
       text: { type: 'plain_text', text: truncate(headline(sorted), LIMITS.header), emoji: true },
     },
     ...shown.map((alert) =>
-      section(alertText(alert, owners.get(alert.check ?? ''), context.started_at)),
+      section(alertText(alert, descriptions.get(alert.check ?? ''), context.started_at)),
     ),
   ]
   if (rest.length > 0) {
@@ -226,7 +231,11 @@ const number = (n: number) => n.toLocaleString('en-US')
 const percent = (r: number) => `${(r * 100).toFixed(r > 0 && r < 0.001 ? 3 : 1)}%`
 
 /** "Value *8,346* · fail above 100 · warn above 0", or the ratio when the metric is ratio. */
-function figureLine(value: number | null, details: Record<string, unknown>, t: Threshold): string {
+function figureLine(
+  value: number | null,
+  details: Record<string, unknown>,
+  t: CheckResult['threshold'],
+): string {
   const bounds = (format: (n: number) => string) =>
     [
       t.fail === undefined ? '' : `fail above ${format(t.fail)}`,
@@ -250,11 +259,7 @@ function ownerText(owner: string | undefined): string {
   return escapeText(truncate(owner, 100))
 }
 
-function alertText(
-  a: Alert,
-  check: Pick<ResolvedCheck, 'owner' | 'description'> | undefined,
-  at: string,
-): string {
+function alertText(a: Alert, description: string | undefined, at: string): string {
   if (a.alert_kind === 'stale' && a.down) {
     const { since, until, interval_seconds } = a.down
     return [
@@ -265,7 +270,7 @@ function alertText(
   const r = a.result
   const lines = [title(a, at)]
   // Plain, not italic: descriptions name columns like experience_key, and "_" would end the italics.
-  if (check?.description) lines.push(escapeText(truncate(check.description, 300)))
+  if (description) lines.push(escapeText(truncate(description, 300)))
   if (r && r.status === 'error') {
     lines.push(`Error: ${escapeText(errorText(r.error ?? 'could not run'))}`)
   } else if (r) {
@@ -277,7 +282,7 @@ function alertText(
       lines.push(`Sample: ${sample.map((row) => codeSpan(row, SAMPLE_CHARS)).join(' ')}${more}`)
     }
   }
-  const owner = ownerText(check?.owner)
+  const owner = ownerText(r?.owner ?? undefined)
   const checkName = a.check ?? ''
   lines.push(
     [owner ? `Owner: ${owner}` : '', `Reproduce: \`dq run --check ${escapeText(checkName)}\``]

@@ -11,6 +11,9 @@
  * errorText('could not connect to postgres://u:pw@db/x') // 'could not connect to postgres://[redacted]'
  * ```
  */
+import { redactSecrets } from '../../../kernel/redact.ts'
+
+export { redactSecrets } from '../../../kernel/redact.ts'
 
 const ELLIPSIS = '…'
 
@@ -38,31 +41,6 @@ export function truncateEscaped(text: string, max: number): string {
   if (text.length <= max) return text
   const cut = truncate(text, max)
   return cut.replace(/&[a-z]{0,3}…$/, ELLIPSIS)
-}
-
-const SECRET_PATTERNS: [RegExp, string][] = [
-  // Database URLs name a host, a user and often a password: never shown.
-  [/\b(postgres(?:ql)?|mysql|redis|mongodb(?:\+srv)?):\/\/\S+/gi, '$1://[redacted]'],
-  // Slack webhooks are credentials in themselves.
-  [/https?:\/\/hooks\.slack\.com\/\S+/gi, 'https://hooks.slack.com/[redacted]'],
-  // Any other URL with user:password@.
-  [/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@:]+:[^\s/@]*@/gi, '$1[redacted]@'],
-  // key=value and key: value secrets (libpq strings, headers, JSON-ish text).
-  [
-    /\b(password|passwd|pwd|secret|token|api[_-]?key|apikey|authorization|service_role_key)(["']?\s*[=:]\s*["']?)(?:bearer\s+)?[^\s"',;]+/gi,
-    '$1$2[redacted]',
-  ],
-  // JWTs (Supabase keys are JWTs or sb_secret_...).
-  [/\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}/g, '[redacted jwt]'],
-  [/\bsb_(secret|publishable)_[\w-]+/g, 'sb_$1_[redacted]'],
-]
-
-/** Removes credentials and connection strings from free text (database errors, Slack bodies). */
-export function redactSecrets(text: string): string {
-  return SECRET_PATTERNS.reduce(
-    (out, [pattern, replacement]) => out.replace(pattern, replacement),
-    text,
-  )
 }
 
 /** A database error for a message: secrets removed, one line, at most `max` characters. */

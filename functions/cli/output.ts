@@ -8,11 +8,16 @@
  * ```
  */
 import { styleText } from 'node:util'
-import type { NotifyOutcome } from '../alerts/notify/index.ts'
-import { unescapeText } from '../alerts/slack/text/index.ts'
-import type { SlackPayload } from '../alerts/store/index.ts'
-import { keyFigure } from '../checks/key-figure.ts'
-import { type CheckResult, type HistoryEntry, type Status, statusRank } from '../checks/result.ts'
+import type { NotifyOutcome } from '../../alerts/notify/index.ts'
+import { unescapeText } from '../../alerts/slack/text/index.ts'
+import type { SlackPayload } from '../../alerts/store/index.ts'
+import {
+  type CheckResult,
+  type HistoryEntry,
+  keyFigure,
+  type Status,
+  statusRank,
+} from '../../checks/result.ts'
 
 export type Style = { color: boolean }
 
@@ -54,9 +59,9 @@ export function sortResults<T extends Pick<CheckResult, 'status' | 'check'>>(res
   )
 }
 
-export function resultsTable(results: (CheckResult & { owner?: string })[], style: Style): string {
+export function resultsTable(results: CheckResult[], style: Style): string {
   const sorted = sortResults(results)
-  const cells = (r: CheckResult & { owner?: string }, s: Style) => [
+  const cells = (r: CheckResult, s: Style) => [
     status(r.status, s),
     r.check,
     formatValue(r.value),

@@ -15,9 +15,18 @@ export const ErrorCodeSchema = z.enum([
   'invalid_input',
   'unknown_check',
   'database',
+  /** The database could not be reached, or the connection dropped before the call began. */
+  'unavailable',
+  /** The connection died while a check ran (terminated backend, network): that check only. */
+  'connection_lost',
   'timeout',
   'not_migrated',
+  /** Another run holds this check (its single-flight lock): no measurement, no failure. */
   'check_running',
+  /** The login may do more than read, and cannot become the monitor role. */
+  'privileged_login',
+  /** The run's results could not be written to history. */
+  'not_recorded',
   'config',
   'internal',
 ])
@@ -42,20 +51,15 @@ export class DqError extends Error {
     this.code = code
     this.details = details
   }
-
-  toJSON(): ErrorBody {
-    return {
-      error: {
-        code: this.code,
-        message: this.message,
-        ...(this.details === undefined ? {} : { details: this.details }),
-      },
-    }
-  }
 }
 
 /** Any thrown value as a message fit to show a user (never a stack). */
 export function messageOf(error: unknown): string {
   if (error instanceof Error) return error.message
   return String(error)
+}
+
+/** The code of a DqError, else undefined. */
+export function codeOf(error: unknown): ErrorCode | undefined {
+  return error instanceof DqError ? error.code : undefined
 }

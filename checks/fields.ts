@@ -1,0 +1,108 @@
+/**
+ * Field schemas shared by the check kinds (checks/kinds/*): SQL text from
+ * trusted configuration, durations, incremental runs, and the fields every
+ * check has. A kind builds its catalog schema from these.
+ *
+ * @example
+ * ```ts
+ * const Schema = z.strictObject({ ...commonFields, kind: z.literal('rows'), table, where: predicate })
+ * ```
+ */
+import { z } from 'zod'
+import { DurationSchema, PositiveDurationSchema } from '../kernel/duration.ts'
+import { cronError } from './cron.ts'
+import { ThresholdSchema } from './threshold.ts'
+
+/** A SQL expression, predicate or table name from trusted configuration. */
+export const sql = (what: string) =>
+  z
+    .string({ error: `must be a string (${what})` })
+    .trim()
+    .min(1, `must not be empty (${what})`)
+    .refine((text) => !text.includes(';'), 'must be a single SQL expression: no ";"')
+    .refine(
+      (text) => !text.includes('--') && !text.includes('/*'),
+      'must not contain SQL comments ("--" or "/*")',
+    )
+
+export const table = sql('a table or view: schema.table, or a quoted "Schema"."Table"')
+export const expression = sql('a column name or SQL expression')
+export const predicate = sql('a SQL predicate, as after WHERE')
+
+/** Standard five-field cron, e.g. "0 * * * *" (UTC). */
+export const cron = z
+  .string()
+  .trim()
+  .superRefine((expression, ctx) => {
+    const problem = cronError(expression)
+    if (problem) ctx.addIssue({ code: 'custom', message: problem })
+  })
+
+export const SeveritySchema = z.enum(['info', 'warning', 'critical'])
+export type Severity = z.infer<typeof SeveritySchema>
+
+export const NAME_PATTERN = /^[a-z][a-z0-9_]{0,62}$/
+
+export const CheckNameSchema = z
+  .string()
+  .regex(
+    NAME_PATTERN,
+    'must be lowercase letters, digits and "_", starting with a letter, at most 63 characters',
+  )
+
+export const TimeoutSecondsSchema = z.number().int().positive().max(3600)
+
+/**
+ * The fields every check has. They tell the runner and the alert policy what
+ * to do with a measurement; none of them reaches the SQL that measures, but
+ * `name` (single flight, incremental history).
+ */
+export const commonFields = {
+  name: CheckNameSchema,
+  description: z.string().optional(),
+  threshold: ThresholdSchema.optional(),
+  severity: SeveritySchema.optional(),
+  owner: z.string().optional(),
+  tags: z.array(z.string().min(1)).optional(),
+  schedule: cron.optional(),
+  timeoutSeconds: TimeoutSecondsSchema.optional(),
+  enabled: z.boolean().optional(),
+  /** While failing, notify again this often (alerts/policy); default: defaults.repeatInterval. */
+  repeatInterval: PositiveDurationSchema.optional(),
+}
+
+/** The common fields only the runner and the policy read: stripped before the spec reaches SQL. */
+export const RUNNER_FIELDS = Object.keys(commonFields).filter((field) => field !== 'name')
+
+/**
+ * Incremental runs: between full runs, only rows whose `column` moved past
+ * the last successful run's watermark (kept in history) are checked.
+ * `column` is a timestamp or date that every write moves forward; `lookback`
+ * re-reads rows of transactions still open at the last run (default 10
+ * minutes); `fullEvery` defaults to 24 hours.
+ */
+export const IncrementalSchema = z.strictObject(
+  {
+    column: expression,
+    fullEvery: PositiveDurationSchema.optional(),
+    lookback: DurationSchema.optional(),
+  },
+  { error: 'must be an object { column, fullEvery?, lookback? }' },
+)
+export type Incremental = z.infer<typeof IncrementalSchema>
+
+/** One side of a comparison between two tables: `{ table, key, where? }`. */
+export const side = (what: string) =>
+  z.strictObject(
+    { table, key: expression, where: predicate.nullish() },
+    { error: `must be an object { table, key, where? } (${what})` },
+  )
+
+/** What incremental and sampled runs add to a kind's details. */
+export const scopeDetails = {
+  scope: z.enum(['full', 'incremental', 'sample']).optional(),
+  since: z.unknown().optional(),
+  watermark: z.unknown().optional(),
+  full_at: z.string().nullable().optional(),
+  spec_hash: z.string().optional(),
+}

@@ -1,0 +1,41 @@
+/**
+ * `coverage_gap`: source rows with no target row where `target.key =
+ * source.key` (rows that reached `extracted` but never `core`).
+ *
+ * Value: `missing`, counted in source rows, not distinct keys. A NULL source
+ * key never matches, and neither does a composite key `row(a, b)` with a NULL
+ * in any field: such rows count as missing. Details: `source_rows`,
+ * `missing`, `ratio`. Sample: up to 5 missing keys. Incremental runs by the
+ * source's timestamp column, each changed row looked up in the whole target.
+ * SQL: supabase/schemas/30_kind_coverage_gap.sql.
+ *
+ * @example
+ * ```json
+ * { "name": "company_funding_gap", "kind": "coverage_gap",
+ *   "source": { "table": "extracted.company_discovery", "key": "domain" },
+ *   "target": { "table": "core.company_funding", "key": "domain" } }
+ * ```
+ */
+import { z } from 'zod'
+import { commonFields, IncrementalSchema, scopeDetails, side } from '../../fields.ts'
+import { defineKind, n, pct } from '../../kind.ts'
+
+export const coverageGap = defineKind({
+  kind: 'coverage_gap',
+  schema: z.strictObject({
+    ...commonFields,
+    kind: z.literal('coverage_gap'),
+    source: side('the rows that must have a match'),
+    target: side('where the match must be'),
+    /** `column` is the source's: changed source rows are looked up in the whole target. */
+    incremental: IncrementalSchema.optional(),
+  }),
+  details: z.looseObject({
+    source_rows: z.number(),
+    missing: z.number(),
+    ratio: z.number(),
+    ...scopeDetails,
+  }),
+  ratio: true,
+  figure: (d) => `${n(d.missing)} of ${n(d.source_rows)} source rows missing (${pct(d.ratio)})`,
+})

@@ -1,0 +1,142 @@
+/**
+ * What checks ask of the database, on top of the port's one primitive
+ * (`call`): measure a check, plan it, advise indexes, claim and record runs,
+ * read history. Replies are validated here, at the boundary.
+ *
+ * Only the fields that change a measurement reach SQL: the runner's and the
+ * policy's fields (threshold, severity, owner, schedule...) are stripped
+ * first, so the spec hash of incremental runs never moves when they change.
+ *
+ * @example
+ * ```ts
+ * const measurement = await measureCheck(port, check, { timeoutSeconds: 60 })
+ * await recordRun(port, run)
+ * const last = await checkHistory(port, 'pwh_experience_key_stale', 5)
+ * ```
+ */
+import { z } from 'zod'
+import { isoTimestamp, parseReply } from '../kernel/parse.ts'
+import type { DatabasePort } from '../kernel/port.ts'
+import { RUNNER_FIELDS } from './fields.ts'
+import {
+  type HistoryEntry,
+  HistoryEntrySchema,
+  type Measurement,
+  MeasurementSchema,
+  type RunResult,
+} from './result.ts'
+
+export type RunRecord = RunResult & {
+  /** The scheduled tick's time: a tick delivered twice records one run. */
+  idempotency_key?: string
+}
+
+export type RunClaim = Pick<RunResult, 'run_id' | 'trigger' | 'started_at'> & {
+  idempotency_key: string
+}
+
+type Spec = { name: string; kind: string } & Record<string, unknown>
+
+/** The spec as SQL gets it: name, kind and the kind's own fields. */
+export function measurementSpec(check: object): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(check).filter(([field]) => !RUNNER_FIELDS.includes(field)),
+  )
+}
+
+/** Runs one check in its own READ ONLY transaction with a statement timeout. */
+export async function measureCheck(
+  port: DatabasePort,
+  check: Spec,
+  options: { timeoutSeconds: number },
+): Promise<Measurement> {
+  const reply = await port.call(
+    'run_check',
+    { spec: measurementSpec(check) },
+    { readOnly: options },
+  )
+  return parseReply(MeasurementSchema, reply, 'check measurement')
+}
+
+/** Plans a check's queries without reading user rows (`dq validate --db`). */
+export async function validateCheck(
+  port: DatabasePort,
+  check: Spec,
+  options: { timeoutSeconds: number },
+): Promise<void> {
+  await port.call('validate_check', { spec: measurementSpec(check) }, { readOnly: options })
+}
+
+export const IndexAdviceSchema = z.object({
+  value: z.number(),
+  details: z.object({
+    indexes: z.array(
+      z.object({
+        table: z.string(),
+        columns: z.array(z.string()),
+        purpose: z.string(),
+        present: z.boolean().nullable(),
+        create: z.string().nullable(),
+      }),
+    ),
+  }),
+  sample: z.array(z.unknown()),
+})
+export type IndexAdvice = z.infer<typeof IndexAdviceSchema>
+
+/**
+ * The indexes an incremental check needs (value: how many are missing;
+ * details.indexes; sample: the CREATE INDEX to run). Reads no rows.
+ */
+export async function indexAdvice(
+  port: DatabasePort,
+  check: Spec,
+  options: { timeoutSeconds: number },
+): Promise<IndexAdvice> {
+  const reply = await port.call(
+    'index_advice',
+    { spec: measurementSpec(check) },
+    { readOnly: options },
+  )
+  return parseReply(IndexAdviceSchema, reply, 'index advice')
+}
+
+/**
+ * Claims a scheduled tick before its checks run (its idempotency key); false
+ * when another delivery of the tick has it. `recordRun` completes the claim.
+ */
+export async function claimRun(port: DatabasePort, run: RunClaim): Promise<boolean> {
+  const reply = await port.call('claim_run', { run })
+  return parseReply(z.object({ claimed: z.boolean() }), reply, 'run claim').claimed
+}
+
+/** Stores a run and its results; false when its idempotency key was already recorded. */
+export async function recordRun(port: DatabasePort, run: RunRecord): Promise<boolean> {
+  const reply = await port.call('record_run', { run })
+  return parseReply(z.object({ recorded: z.boolean() }), reply, 'run record').recorded
+}
+
+// numeric columns come back as JSON numbers from jsonb; be lenient with strings.
+const HistoryRowSchema = HistoryEntrySchema.extend({
+  value: z.coerce.number().nullable(),
+  started_at: z.union([z.string(), z.date()]).transform(isoTimestamp),
+})
+
+/** A check's results, newest first. */
+export async function checkHistory(
+  port: DatabasePort,
+  check: string,
+  limit: number,
+): Promise<HistoryEntry[]> {
+  const reply = await port.call('check_history', { check_name: check, max_results: limit })
+  return parseReply(z.array(HistoryRowSchema), reply, 'history')
+}
+
+/** The latest result of each named check (all when omitted), by check name. */
+export async function latestResults(
+  port: DatabasePort,
+  checks?: readonly string[],
+): Promise<Record<string, HistoryEntry>> {
+  const reply = await port.call('latest_results', { check_names: checks ? [...checks] : null })
+  return parseReply(z.record(z.string(), HistoryRowSchema), reply, 'latest results')
+}

@@ -1,0 +1,98 @@
+/**
+ * `dq demo` (what `npm start` runs): embedded PostgreSQL in memory, seeded
+ * with the incidents of SCENARIOS.md, the demo catalog run against it, and
+ * the Slack message a monitoring run would post.
+ *
+ * @example
+ * ```sh
+ * npm start
+ * ```
+ */
+import { readFile } from 'node:fs/promises'
+import { alertConfig, databaseLabel } from '../../alerts/config/index.ts'
+import { planRun } from '../../alerts/plan/index.ts'
+import type { ResolvedCheck } from '../../checks/catalog.ts'
+import { BUNDLED_CATALOG, loadCatalog } from '../../checks/load-catalog.ts'
+import { selectChecks } from '../../checks/select-checks.ts'
+import { SEED_FILE } from '../../db/migrations.ts'
+import { PGliteDatabase } from '../../db/pglite.ts'
+import type { DatabasePort } from '../../kernel/port.ts'
+import type { Command, Io } from './context.ts'
+import { slackMessageText } from './output.ts'
+import { type Report, runAndReport } from './run.ts'
+
+export const demo: Command = {
+  name: 'demo',
+  summary: 'run the demo incidents on embedded PostgreSQL (what "npm start" runs)',
+  help: `Usage: dq demo
+
+Starts embedded PostgreSQL in memory, applies supabase/migrations, loads
+supabase/seed.sql (real incidents, scaled down), runs the demo catalog
+checks/catalog.json, prints the results and the Slack message a monitoring run
+would post. With SLACK_WEBHOOK_URL set, it posts that message.
+
+Exit codes: 0 (failing checks are the point of the demo), 2 when a check errors.
+`,
+  options: [],
+  async run(_flags, io) {
+    const started = performance.now()
+    io.stderr.write('dq demo: starting embedded PostgreSQL (PGlite) in memory...\n')
+    const alerts = alertConfig(io.env)
+    const port = await PGliteDatabase.open('memory')
+    try {
+      await port.migrate()
+      await port.exec(await readFile(SEED_FILE, 'utf8'))
+      const catalog = await loadCatalog({ path: BUNDLED_CATALOG })
+      io.stderr.write(
+        `dq demo: database seeded with the incidents in ${((performance.now() - started) / 1000).toFixed(1)} s; running ${catalog.checks.length} checks\n`,
+      )
+      const checks = selectChecks(catalog)
+      const report = await runAndReport(port, checks, io, {
+        json: false,
+        command: 'dq demo',
+        ...(alerts.webhooks ? { webhooks: alerts.webhooks } : {}),
+        ...(alerts.label ? { label: alerts.label } : {}),
+      })
+      await demoMessage(port, checks, report, io, alerts.label)
+      io.stdout.write(
+        '\nEach failing row is a real incident (see README). Reproduce one: dq run --check NAME --db URL\n',
+      )
+      // Failing checks are the point of the demo; only a check that errors is a problem.
+      return report.code === 1 ? 0 : report.code
+    } finally {
+      await port.close()
+    }
+  },
+}
+
+/**
+ * The demo's Slack message: the one posted when SLACK_WEBHOOK_URL is set,
+ * otherwise the one a monitoring run would post (decided, not recorded).
+ */
+async function demoMessage(
+  port: DatabasePort,
+  checks: ResolvedCheck[],
+  report: Report,
+  io: Io,
+  label: string | undefined,
+): Promise<void> {
+  const messages = report.notified
+    ? report.notified.messages
+    : (
+        await planRun(port, report.outcome, checks, {
+          databaseLabel: databaseLabel(port.label, label),
+          criticalRoute: false,
+        })
+      ).messages
+  const sent = new Set(
+    (report.notified?.delivered ?? []).filter((d) => d.status === 'sent').map((d) => d.id),
+  )
+  for (const message of messages) {
+    const what = !report.notified
+      ? 'The Slack message a monitoring run would post (set SLACK_WEBHOOK_URL to post it):'
+      : sent.has((message as { id?: number }).id ?? -1)
+        ? 'Posted to Slack:'
+        : 'Not posted yet (see above; it stays in the outbox):'
+    io.stdout.write(`\n${what}\n\n${slackMessageText(message.payload)}`)
+  }
+}
