@@ -104,6 +104,22 @@ describe('parseCatalog', () => {
     ])
   })
 
+  it('rejects a threshold that can never fire, in a check or in the defaults', () => {
+    expect(issuesOf({ checks: [{ ...dup, threshold: {} }] })).toEqual([
+      { path: 'checks[0].threshold', message: expect.stringContaining('"warn", "fail" or both') },
+    ])
+    const stale = { name: 's', kind: 'stale_keys', table: 't.a', key: 'k', formula: 'f' }
+    expect(issuesOf({ checks: [{ ...stale, threshold: { metric: 'ratio' } }] })).toEqual([
+      { path: 'checks[0].threshold', message: expect.stringContaining('"warn", "fail" or both') },
+    ])
+    expect(issuesOf({ defaults: { threshold: {} }, checks: [dup] })).toEqual([
+      { path: 'defaults.threshold', message: expect.stringContaining('"warn", "fail" or both') },
+    ])
+    expect(
+      issuesOf({ checks: [{ ...dup, threshold: { warn: 10, fail: 5 } }] }).map((i) => i.path),
+    ).toEqual(['checks[0].threshold.warn'])
+  })
+
   it('trigger: needs a table, or schemas with a column', () => {
     expect(issuesOf({ checks: [{ name: 't', kind: 'trigger' }] }).map((i) => i.path)).toEqual([
       'checks[0].table',

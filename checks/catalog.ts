@@ -29,7 +29,7 @@ const DEFAULTS = {
   repeatInterval: '24 hours',
 } as const
 
-export const DefaultsSchema = z.strictObject({
+const DefaultsSchema = z.strictObject({
   schedule: cron.default(DEFAULTS.schedule),
   severity: SeveritySchema.default(DEFAULTS.severity),
   timeoutSeconds: TimeoutSecondsSchema.default(DEFAULTS.timeoutSeconds),
@@ -39,7 +39,7 @@ export const DefaultsSchema = z.strictObject({
   repeatInterval: PositiveDurationSchema.default(DEFAULTS.repeatInterval),
 })
 
-export const CatalogSchema = z
+const CatalogSchema = z
   .strictObject({
     $schema: z.string().optional(),
     defaults: DefaultsSchema.default(DEFAULTS),
@@ -87,7 +87,7 @@ export type ResolvedCheck = CheckSpec & {
 export type Catalog = { checks: ResolvedCheck[] }
 
 /** `checks[1].columns[0]` from zod's path. */
-export function formatPath(path: readonly PropertyKey[]): string {
+function formatPath(path: readonly PropertyKey[]): string {
   return path
     .map((part, index) =>
       typeof part === 'number' ? `[${part}]` : index === 0 ? String(part) : `.${String(part)}`,

@@ -41,9 +41,9 @@ export const cron = z
 export const SeveritySchema = z.enum(['info', 'warning', 'critical'])
 export type Severity = z.infer<typeof SeveritySchema>
 
-export const NAME_PATTERN = /^[a-z][a-z0-9_]{0,62}$/
+const NAME_PATTERN = /^[a-z][a-z0-9_]{0,62}$/
 
-export const CheckNameSchema = z
+const CheckNameSchema = z
   .string()
   .regex(
     NAME_PATTERN,

@@ -27,7 +27,7 @@ export type CatalogSource = {
   env?: { DQ_CATALOG?: string | undefined }
 }
 
-export async function resolveCatalogPath(source: CatalogSource = {}): Promise<string> {
+async function resolveCatalogPath(source: CatalogSource = {}): Promise<string> {
   if (source.path) return resolve(source.path)
   const fromEnv = source.env?.DQ_CATALOG?.trim()
   if (fromEnv) return resolve(fromEnv)

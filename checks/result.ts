@@ -54,7 +54,7 @@ export const CheckResultSchema = z.object({
 })
 export type CheckResult = z.infer<typeof CheckResultSchema>
 
-export const RunResultSchema = z.object({
+const RunResultSchema = z.object({
   run_id: z.uuid(),
   trigger: RunTriggerSchema,
   started_at: z.string(),
@@ -78,7 +78,7 @@ export type HistoryEntry = z.infer<typeof HistoryEntrySchema>
 const STATUS_RANK: Record<Status, number> = { pass: 0, warn: 1, fail: 2, error: 3 }
 
 /** The worst status of a run: error > fail > warn > pass. */
-export function worstStatus(results: readonly { status: Status }[]): Status {
+function worstStatus(results: readonly { status: Status }[]): Status {
   return results.reduce<Status>(
     (worst, { status }) => (STATUS_RANK[status] > STATUS_RANK[worst] ? status : worst),
     'pass',

@@ -38,7 +38,7 @@ export type RunClaim = Pick<RunResult, 'run_id' | 'trigger' | 'started_at'> & {
 type Spec = { name: string; kind: string } & Record<string, unknown>
 
 /** The spec as SQL gets it: name, kind and the kind's own fields. */
-export function measurementSpec(check: object): Record<string, unknown> {
+function measurementSpec(check: object): Record<string, unknown> {
   return Object.fromEntries(
     Object.entries(check).filter(([field]) => !RUNNER_FIELDS.includes(field)),
   )

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { evaluateThreshold } from './threshold.ts'
+import { evaluateThreshold, ThresholdSchema } from './threshold.ts'
 
 const m = (value: number, ratio?: number) => ({
   value,
@@ -30,5 +30,26 @@ describe('evaluateThreshold', () => {
     expect(evaluateThreshold(t, m(150, 0.005))).toBe('warn')
     expect(evaluateThreshold(t, m(0, 0))).toBe('pass')
     expect(() => evaluateThreshold(t, m(3))).toThrow(/details.ratio/)
+  })
+})
+
+describe('ThresholdSchema', () => {
+  it.each([
+    [{}, ''],
+    [{ metric: 'ratio' }, ''],
+    [{ warn: 10, fail: 5 }, 'warn'],
+  ])('refuses a threshold that can never fire or warns after failing: %j', (input, path) => {
+    const parsed = ThresholdSchema.safeParse(input)
+    expect(parsed.success).toBe(false)
+    expect(parsed.error?.issues.map((i) => i.path.join('.'))).toEqual([path])
+  })
+
+  it.each([
+    [{ warn: 0 }],
+    [{ fail: 0 }],
+    [{ warn: 5, fail: 5 }],
+    [{ warn: 0, fail: 0.01, metric: 'ratio' }],
+  ])('accepts %j', (input) => {
+    expect(ThresholdSchema.safeParse(input).success).toBe(true)
   })
 })

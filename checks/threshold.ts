@@ -53,7 +53,7 @@ export function evaluateThreshold(threshold: Threshold, measurement: Measured): 
 }
 
 /** The number the threshold compares: the value, or details.ratio. */
-export function comparedFigure(threshold: Threshold, measurement: Measured): number {
+function comparedFigure(threshold: Threshold, measurement: Measured): number {
   if (threshold.metric === 'count') return measurement.value
   const ratio = Number(measurement.details.ratio)
   if (!Number.isFinite(ratio)) {

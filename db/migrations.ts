@@ -1,7 +1,8 @@
 /**
  * The SQL migrations that install the `dq` schema, read from
- * `supabase/migrations` in file-name order. Every file is idempotent, so
- * applying all of them again is always safe.
+ * `supabase/migrations` in file-name order (or the schema files they are
+ * generated from, `supabase/schemas`, with `SCHEMAS_DIR`). Every file is
+ * idempotent, so applying all of them again is always safe.
  *
  * @example
  * ```ts
@@ -12,7 +13,9 @@ import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-export const MIGRATIONS_DIR = new URL('../supabase/migrations/', import.meta.url)
+const MIGRATIONS_DIR = new URL('../supabase/migrations/', import.meta.url)
+/** The one current definition of every dq object; the migrations are generated from it. */
+export const SCHEMAS_DIR = new URL('../supabase/schemas/', import.meta.url)
 export const SEED_FILE = new URL('../supabase/seed.sql', import.meta.url)
 
 export type Migration = { name: string; sql: string }

@@ -158,7 +158,7 @@ function projectUrl(url: string): URL {
  * a legacy JWT key carries a `role` claim, an sb_secret_ key is service_role.
  * Keys that can never run checks fail here, before any request.
  */
-export function serviceKeyRole(key: string): string | undefined {
+function serviceKeyRole(key: string): string | undefined {
   const trimmed = key.trim()
   if (!trimmed) {
     throw new DqError(
@@ -189,7 +189,7 @@ export function serviceKeyRole(key: string): string | undefined {
 }
 
 /** A PostgREST (or gateway, or network) failure as a DqError whose message says what to do. */
-export function postgrestError(failure: PostgrestFailure, context: FailureContext): DqError {
+function postgrestError(failure: PostgrestFailure, context: FailureContext): DqError {
   const code = failure.code ?? ''
   const message = (failure.message ?? '').slice(0, 500) || `HTTP ${context.status}`
   const details = { code: code || undefined, status: context.status }

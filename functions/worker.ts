@@ -121,7 +121,7 @@ export type ScheduledDeps = Pick<
  * records one run), then notifies Slack (alerts/notify) and leaves the
  * monitor's heartbeat. The result carries the notify outcome under `notify`.
  */
-export async function runScheduled(
+async function runScheduled(
   controller: ScheduledController,
   env: unknown,
   deps: ScheduledDeps = {},

@@ -32,14 +32,8 @@ export const ErrorCodeSchema = z.enum([
 ])
 export type ErrorCode = z.infer<typeof ErrorCodeSchema>
 
-export const ErrorBodySchema = z.object({
-  error: z.object({
-    code: z.string(),
-    message: z.string(),
-    details: z.unknown().optional(),
-  }),
-})
-export type ErrorBody = z.infer<typeof ErrorBodySchema>
+/** The JSON error shape of the HTTP API. */
+export type ErrorBody = { error: { code: string; message: string; details?: unknown } }
 
 export class DqError extends Error {
   readonly code: ErrorCode

@@ -27,7 +27,7 @@ files (every one when none is named), in lexical order, then the grants.
 NAME: lowercase letters, digits and "_".
 `
 
-export async function newMigration(name: string, files: string[], at = new Date()) {
+async function newMigration(name: string, files: string[], at = new Date()) {
   if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new Error(`bad migration name "${name}"\n\n${USAGE}`)
   const all = (await readdir(SCHEMAS)).filter((f) => f.endsWith('.sql')).sort()
   const wanted = files.length === 0 ? all : [...new Set(files.map((f) => basename(f)))].sort()

@@ -60,6 +60,50 @@ describe('dq without a database', () => {
     expect(bad.stderr).toContain('--bogus')
   })
 
+  it('validate: a threshold that can never fire exits 2 naming the field', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dq-cli-threshold-'))
+    try {
+      const check = { name: 'x', kind: 'duplicates', table: 't', columns: ['a'] }
+      const cases: [unknown, string][] = [
+        [{ checks: [{ ...check, threshold: {} }] }, 'checks[0].threshold'],
+        [{ checks: [{ ...check, threshold: { metric: 'ratio' } }] }, 'checks[0].threshold'],
+        [{ defaults: { threshold: {} }, checks: [check] }, 'defaults.threshold'],
+        [{ checks: [{ ...check, threshold: { warn: 10, fail: 5 } }] }, 'checks[0].threshold.warn'],
+      ]
+      for (const [catalog, field] of cases) {
+        const file = join(dir, 'catalog.json')
+        await writeFile(file, JSON.stringify(catalog))
+        const result = await dq(['validate', '--catalog', file])
+        expect(result.code).toBe(2)
+        expect(result.stderr).toContain(`${field}:`)
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('below Node 22.12, says which Node is needed and how to get it', async () => {
+    // The machine's own Node, when it is older than the project needs (Debian's 20 here).
+    const old = '/usr/bin/node'
+    let version = ''
+    try {
+      version = (await run(old, ['--version'])).stdout.trim()
+    } catch {
+      version = ''
+    }
+    const [major = 0, minor = 0] = version.replace(/^v/, '').split('.').map(Number)
+    if (!version || major > 22 || (major === 22 && minor >= 12)) {
+      console.warn(`no Node below 22.12 at ${old} (found "${version}"): the check is not exercised`)
+      return
+    }
+    const result = await run(old, ['bin/dq.js', 'demo']).catch(
+      (error) => error as { code: number; stderr: string },
+    )
+    expect((result as { code: number }).code).toBe(2)
+    expect((result as { stderr: string }).stderr).toContain('dq needs Node.js 22.12 or later')
+    expect((result as { stderr: string }).stderr).toContain('.nvmrc')
+  })
+
   it('no database: exit 2 saying how to pass one', async () => {
     const result = await dq(['history', '--check', 'x'])
     expect(result.code).toBe(2)

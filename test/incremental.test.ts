@@ -303,8 +303,25 @@ describe.each(engines())('incremental runs on %s', (engine) => {
     })
 
     it('validation plans an incremental check without reading rows', async () => {
-      await validateCheck(database().db, spec({ name: 'stale_inc', ...STALE }), RUN)
-      await validateCheck(database().db, spec({ name: 'dup_inc', ...DUPLICATES }), RUN)
+      // Any row this formula or key is computed on fails with a division by zero:
+      // running proves the table has rows, validating that none was read.
+      const poisoned = { ...STALE, formula: 'lower(name) || (1 / (length(name) - length(name)))' }
+      const poisonedKey = { ...DUPLICATES, columns: ['lower(email) || (1 / (id - id))'] }
+      for (const [name, input] of [
+        ['stale_poisoned', poisoned],
+        ['dup_poisoned', poisonedKey],
+      ] as const) {
+        await expect(validateCheck(database().db, spec({ name, ...input }), RUN)).resolves.toBe(
+          undefined,
+        )
+        const ran = await rejection(measure(name, input))
+        expect(ran.message).toContain('division by zero')
+      }
+      // ...while a field that does not resolve still fails validation, named.
+      const bad = await rejection(
+        validateCheck(database().db, spec({ name: 'bad', ...STALE, formula: 'lower(nope)' }), RUN),
+      )
+      expect(bad.message).toContain('check field "formula"')
     })
   })
 

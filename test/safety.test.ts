@@ -1,9 +1,11 @@
 // The guarantees a monitor on a production database must keep: it never
 // writes, never hangs a run, and one broken check never stops the others.
 import { beforeAll, describe, expect, it } from 'vitest'
-import { parseCatalog } from '../checks/catalog.ts'
+import { KIND_NAMES, parseCatalog } from '../checks/catalog.ts'
 import { exitCodeFor } from '../checks/result.ts'
 import { runChecks } from '../checks/run-checks.ts'
+import { measureCheck } from '../checks/store.ts'
+import { rejection } from './support/checks.ts'
 import { engines, useDatabase } from './support/databases.ts'
 
 const catalog = (checks: unknown[]) => parseCatalog({ checks }).checks
@@ -59,6 +61,20 @@ describe.each(engines())('safety on %s', (engine) => {
     )
     expect(exitCodeFor(run.results)).toBe(2)
     expect(run.recorded).toBe(true)
+  })
+
+  it('a kind the database does not have names the kinds it has, whatever the kind text', async () => {
+    for (const kind of ['nope', 'duplicates; drop table safety.counter', 'Duplicates', null]) {
+      const error = await rejection(
+        measureCheck(database().db, { name: 'k', kind } as never, { timeoutSeconds: 30 }),
+      )
+      expect(error.message).toContain('unknown check kind')
+      expect(error.message).toContain(`this database has: ${[...KIND_NAMES].sort().join(', ')}`)
+    }
+    const rows = await database().query<{ n: number }>(
+      'select count(*)::int as n from safety.counter',
+    )
+    expect(rows[0]?.n).toBe(2)
   })
 
   // PGlite runs in WebAssembly on the calling thread and cannot interrupt a

@@ -44,7 +44,7 @@ import type {
   Route,
 } from '../store/index.ts'
 
-export const TransitionSchema = z.enum(['firing', 'reminder', 'resolved'])
+const TransitionSchema = z.enum(['firing', 'reminder', 'resolved'])
 export type Transition = z.infer<typeof TransitionSchema>
 
 /** The dedup key of the monitor's own "was down" alert (not a valid check name). */
@@ -104,7 +104,7 @@ export function routeFor(severity: Severity, criticalRoute: boolean): Route | nu
 }
 
 /** The check's reminder interval in ms (24 hours when unset or unreadable). */
-export function repeatMs(check: Pick<PolicyCheck, 'repeatInterval'>): number {
+function repeatMs(check: Pick<PolicyCheck, 'repeatInterval'>): number {
   return (check.repeatInterval && durationMs(check.repeatInterval)) || DEFAULT_REPEAT_MS
 }
 
@@ -114,7 +114,7 @@ type KeyDecision = {
 }
 
 /** One key: previous state + current status → transition and next state. */
-export function decideKey(
+function decideKey(
   previous: Pick<AlertState, 'status' | 'opened_at' | 'last_notified_at'> | undefined,
   current: Status,
   at: Date,

@@ -17,16 +17,16 @@ import { isoTimestamp, parseReply } from '../../kernel/parse.ts'
 import type { DatabasePort } from '../../kernel/port.ts'
 
 /** threshold: pass/warn/fail of a check; error: the check could not run; stale: the monitor was down. */
-export const AlertKindSchema = z.enum(['threshold', 'error', 'stale'])
+const AlertKindSchema = z.enum(['threshold', 'error', 'stale'])
 export type AlertKind = z.infer<typeof AlertKindSchema>
 
 /** Which webhook a message goes to: SLACK_WEBHOOK_URL, or SLACK_WEBHOOK_URL_CRITICAL. */
-export const RouteSchema = z.enum(['default', 'critical'])
+const RouteSchema = z.enum(['default', 'critical'])
 export type Route = z.infer<typeof RouteSchema>
 
 const timestamp = z.union([z.string(), z.date()]).transform(isoTimestamp)
 
-export const AlertStateSchema = z.object({
+const AlertStateSchema = z.object({
   dedup_key: z.string(),
   check: z.string().nullable(),
   alert_kind: AlertKindSchema,
@@ -47,7 +47,7 @@ export type AlertStateUpdate = Omit<AlertState, 'version' | 'run_id'> & {
 /** A Slack message as stored in the outbox: what `IncomingWebhook.send` gets. */
 export type SlackBlock = NonNullable<IncomingWebhookSendArguments['blocks']>[number]
 
-export const SlackPayloadSchema = z.object({
+const SlackPayloadSchema = z.object({
   text: z.string(),
   blocks: z.array(
     z.custom<SlackBlock>(
@@ -58,10 +58,10 @@ export const SlackPayloadSchema = z.object({
 })
 export type SlackPayload = z.infer<typeof SlackPayloadSchema>
 
-export const OutboxStatusSchema = z.enum(['pending', 'sent', 'failed'])
+const OutboxStatusSchema = z.enum(['pending', 'sent', 'failed'])
 export type OutboxStatus = z.infer<typeof OutboxStatusSchema>
 
-export const OutboxMessageSchema = z.object({
+const OutboxMessageSchema = z.object({
   id: z.coerce.number().int(),
   run_id: z.string(),
   route: RouteSchema,
@@ -96,7 +96,7 @@ export type AlertBatch = {
   heartbeat?: Heartbeat
 }
 
-export const EnqueueResultSchema = z.object({
+const EnqueueResultSchema = z.object({
   conflict: z.boolean(),
   /** The keys that moved since they were read (on conflict). */
   keys: z.array(z.string()),
@@ -105,7 +105,7 @@ export const EnqueueResultSchema = z.object({
 })
 export type EnqueueResult = z.infer<typeof EnqueueResultSchema>
 
-export const MonitorStatusSchema = z.object({
+const MonitorStatusSchema = z.object({
   /** The run of the last beat; null when it came from a tick with no check due (no run). */
   last_run_id: z.string().nullable(),
   /** The tick of the last beat (not when its run finished). */
@@ -120,7 +120,7 @@ export const MonitorStatusSchema = z.object({
 export type MonitorStatus = z.infer<typeof MonitorStatusSchema>
 
 /** `dq.record_heartbeat`: whether the beat was written, and the status before it. */
-export const RecordHeartbeatResultSchema = z.object({
+const RecordHeartbeatResultSchema = z.object({
   recorded: z.boolean(),
   monitor: MonitorStatusSchema,
 })

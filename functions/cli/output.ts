@@ -53,7 +53,7 @@ function table(headers: string[], rows: string[][], raw: string[][]): string {
 }
 
 /** Failing checks first, then warnings, then passes; by name within a status. */
-export function sortResults<T extends Pick<CheckResult, 'status' | 'check'>>(results: T[]): T[] {
+function sortResults<T extends Pick<CheckResult, 'status' | 'check'>>(results: T[]): T[] {
   return [...results].sort(
     (a, b) => statusRank(b.status) - statusRank(a.status) || a.check.localeCompare(b.check),
   )

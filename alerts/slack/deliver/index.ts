@@ -128,7 +128,7 @@ function backoff(attempt: number, policy: DeliveryPolicy): number {
 }
 
 /** Retry-After in ms: delta-seconds or an HTTP date; undefined when absent or unreadable. */
-export function retryAfterMs(value: string | null | undefined, now: Date): number | undefined {
+function retryAfterMs(value: string | null | undefined, now: Date): number | undefined {
   if (!value) return undefined
   const text = value.trim()
   if (/^\d+$/.test(text)) return Number(text) * 1000

@@ -105,7 +105,7 @@ function section(text: string): Block {
 const TRANSITION_ORDER = { firing: 0, reminder: 1, resolved: 2 } as const
 
 /** The monitor first, then new incidents (worst first, critical first), reminders, recoveries. */
-export function sortAlerts(alerts: readonly Alert[]): Alert[] {
+function sortAlerts(alerts: readonly Alert[]): Alert[] {
   return [...alerts].sort(
     (a, b) =>
       Number(b.alert_kind === 'stale') - Number(a.alert_kind === 'stale') ||

@@ -29,7 +29,7 @@ import {
 import { defineKind, n, pct } from '../../kind.ts'
 
 /** An estimate from `percent` % of the table's pages (TABLESAMPLE SYSTEM). */
-export const SampleSchema = z.strictObject(
+const SampleSchema = z.strictObject(
   {
     percent: z
       .number({ error: 'must be a number (percent of the table to read)' })

@@ -28,7 +28,7 @@ const upper = <T extends readonly [string, ...string[]]>(values: T) =>
     .transform((value) => value.toUpperCase())
     .pipe(z.enum(values))
 
-export const TriggerProblemSchema = z.object({
+const TriggerProblemSchema = z.object({
   table: z.string(),
   problem: z.enum(['missing', 'disabled']),
   triggers: z.array(z.unknown()).optional(),

@@ -3,11 +3,11 @@
 // for `sample` and `incremental`.
 
 import { beforeAll, describe, expect, it } from 'vitest'
-import { parseCatalog } from '../checks/catalog.ts'
-import { measureCheck } from '../checks/store.ts'
-import { DqError } from '../kernel/errors.ts'
-import { RUN, rejection, spec } from './support/checks.ts'
-import { engines, useDatabase } from './support/databases.ts'
+import { parseCatalog } from '../../../checks/catalog.ts'
+import { measureCheck } from '../../../checks/store.ts'
+import { DqError } from '../../../kernel/errors.ts'
+import { RUN, rejection, spec } from '../../../test/support/checks.ts'
+import { engines, useDatabase } from '../../../test/support/databases.ts'
 
 // 20 000 rows over ~100 pages (a wide filler column); every 4th key is stale,
 // so every page holds about a quarter of stale rows.

@@ -1,9 +1,9 @@
 // stale_keys: edge cases of dq.check_stale_keys, on PGlite and real PostgreSQL.
 
 import { beforeAll, describe, expect, it } from 'vitest'
-import { measureCheck } from '../checks/store.ts'
-import { RUN, rejection, spec } from './support/checks.ts'
-import { engines, useDatabase } from './support/databases.ts'
+import { measureCheck } from '../../../checks/store.ts'
+import { RUN, rejection, spec } from '../../../test/support/checks.ts'
+import { engines, useDatabase } from '../../../test/support/databases.ts'
 
 // The formula: lower(name) when there is a name, else NULL.
 const FORMULA = 'case when name is not null then lower(name) end'

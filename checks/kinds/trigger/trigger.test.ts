@@ -1,9 +1,9 @@
 // trigger: edge cases of dq.check_trigger, on PGlite and real PostgreSQL.
 
 import { beforeAll, describe, expect, it } from 'vitest'
-import { measureCheck } from '../checks/store.ts'
-import { RUN, rejection, spec } from './support/checks.ts'
-import { engines, useDatabase } from './support/databases.ts'
+import { measureCheck } from '../../../checks/store.ts'
+import { RUN, rejection, spec } from '../../../test/support/checks.ts'
+import { engines, useDatabase } from '../../../test/support/databases.ts'
 
 const FIXTURE = `
 create function public.set_updated_at() returns trigger language plpgsql as $$

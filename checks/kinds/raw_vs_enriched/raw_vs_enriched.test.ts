@@ -1,11 +1,11 @@
 // raw_vs_enriched: edge cases of dq.check_raw_vs_enriched, on PGlite and real PostgreSQL.
 
 import { beforeAll, describe, expect, it } from 'vitest'
-import { parseCatalog } from '../checks/catalog.ts'
-import { measureCheck } from '../checks/store.ts'
-import { DqError } from '../kernel/errors.ts'
-import { RUN, rejection, spec } from './support/checks.ts'
-import { engines, useDatabase } from './support/databases.ts'
+import { parseCatalog } from '../../../checks/catalog.ts'
+import { measureCheck } from '../../../checks/store.ts'
+import { DqError } from '../../../kernel/errors.ts'
+import { RUN, rejection, spec } from '../../../test/support/checks.ts'
+import { engines, useDatabase } from '../../../test/support/databases.ts'
 
 const FIXTURE = `
 create schema rve;
