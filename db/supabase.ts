@@ -10,7 +10,7 @@
  * - apply migrations (`migrate()` says to run `supabase db push` or `dq migrate`);
  * - set a per-check statement_timeout: the database side is bounded by the
  *   statement_timeout the migration puts on dq.run_check (55 s, see
- *   supabase/migrations/20261123000006_dq_postgrest.sql). A check's
+ *   supabase/schemas/25_entry_points.sql). A check's
  *   `timeoutSeconds` only bounds how long this adapter waits for the answer;
  *   an abandoned statement runs on until that database-side timeout.
  *

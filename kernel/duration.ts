@@ -44,7 +44,7 @@ export function durationMs(text: string): number | undefined {
 const MESSAGE =
   'must be a duration such as "24 hours", "30 minutes", "1 hour 30 minutes" or "7 days" (units: seconds, minutes, hours, days, weeks)'
 
-const duration = (positive: boolean) =>
+const duration = ({ positive }: { positive: boolean }) =>
   z
     .string({ error: MESSAGE })
     .trim()
@@ -56,10 +56,10 @@ const duration = (positive: boolean) =>
     })
 
 /** A catalog duration, zero allowed (a grace of "0 minutes"): kept as the text the user wrote. */
-export const DurationSchema = duration(false)
+export const DurationSchema = duration({ positive: false })
 
 /** A duration that must be above zero (a repeat interval, how often to run in full). */
-export const PositiveDurationSchema = duration(true)
+export const PositiveDurationSchema = duration({ positive: true })
 
 /** "1 day 2 hours", "3 hours 5 minutes", "45 minutes": how long an incident has lasted. */
 export function formatDuration(ms: number): string {

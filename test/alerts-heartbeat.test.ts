@@ -1,5 +1,5 @@
 // The monitor's own staleness, measured in cron ticks (dq.heartbeat_deadline
-// in 20261123000004): uneven crons (weekdays only, two times a day) are not
+// in supabase/schemas/40_alerts.sql): uneven crons (weekdays only, two times a day) are not
 // stale on schedule, two missed ticks in a row are, and ticks with no check
 // due beat too (recordHeartbeat) without covering up a gap.
 

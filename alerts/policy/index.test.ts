@@ -357,10 +357,10 @@ describe('flapping', () => {
 
 describe('severity', () => {
   it('routes critical checks to the critical webhook when there is one', () => {
-    expect(routeFor('critical', true)).toBe('critical')
-    expect(routeFor('critical', false)).toBe('default')
-    expect(routeFor('warning', true)).toBe('default')
-    expect(routeFor('info', true)).toBeNull()
+    expect(routeFor('critical', { critical: true })).toBe('critical')
+    expect(routeFor('critical', { critical: false })).toBe('default')
+    expect(routeFor('warning', { critical: true })).toBe('default')
+    expect(routeFor('info', { critical: true })).toBeNull()
     const decision = decideAlerts({
       results: [
         result('a', 'fail', 'critical'),

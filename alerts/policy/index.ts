@@ -98,9 +98,9 @@ export function dedupKey(check: string, kind: Exclude<AlertKind, 'stale'>): stri
 }
 
 /** The webhook for a severity, or null: `info` never notifies. */
-export function routeFor(severity: Severity, criticalRoute: boolean): Route | null {
+export function routeFor(severity: Severity, webhooks: { critical: boolean }): Route | null {
   if (severity === 'info') return null
-  return severity === 'critical' && criticalRoute ? 'critical' : 'default'
+  return severity === 'critical' && webhooks.critical ? 'critical' : 'default'
 }
 
 /** The check's reminder interval in ms (24 hours when unset or unreadable). */
@@ -166,7 +166,7 @@ export function decideAlerts(input: PolicyInput): Decision {
 
   for (const result of input.results) {
     const check = byName.get(result.check)
-    const route = check && routeFor(result.severity, input.criticalRoute)
+    const route = check && routeFor(result.severity, { critical: input.criticalRoute })
     if (!check || !route) continue // not in the catalog any more, or severity info
     // Firing here would page on overlap, and resolving would end an incident unseen.
     if (isCheckRunning(result)) continue
