@@ -4,6 +4,7 @@
  * setup (Node) creates and seeds the database; its URL becomes the Worker's
  * DQ_DATABASE_URL binding.
  */
+import { builtinModules } from 'node:module'
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers'
 import { defineConfig } from 'vitest/config'
 import { unstable_readConfig } from 'wrangler'
@@ -30,8 +31,18 @@ export default defineConfig({
     name: 'workerd',
     include: ['test/workerd/**/*.test.ts'],
     globalSetup: ['test/workerd/global-setup.ts'],
-    // cron-parser is CommonJS requiring luxon; pre-bundled, it loads as wrangler bundles it.
-    deps: { optimizer: { ssr: { enabled: true, include: ['cron-parser'] } } },
+    // cron-parser (requiring luxon) and pg (requiring pg-protocol and pg-cloudflare, whose
+    // ESM builds Vite would pick) are CommonJS: pre-bundled, they load as wrangler bundles
+    // them. Node's built-ins stay imports: workerd provides them (nodejs_compat).
+    deps: {
+      optimizer: {
+        ssr: {
+          enabled: true,
+          include: ['cron-parser', 'pg'],
+          rolldownOptions: { external: [...builtinModules, /^node:/] },
+        },
+      },
+    },
     // The files share one seeded database: in parallel, their runs of the same
     // check would (rightly) collide on the single-flight lock.
     fileParallelism: false,

@@ -18,7 +18,7 @@ import { z } from 'zod'
 import { parseCatalog, type ResolvedCheck } from '../checks/catalog.ts'
 import type { CheckResult } from '../checks/result.ts'
 import { runCheck, runChecks } from '../checks/run-checks.ts'
-import { PostgresJsDatabase } from '../db/postgres-js.ts'
+import { PgDatabase } from '../db/node-postgres.ts'
 import { DqError } from '../kernel/errors.ts'
 import { type BenchCase, benchCases, type Contender, type Target } from './cases.ts'
 import { CHANGED_SINCE, generate } from './generate.ts'
@@ -110,10 +110,14 @@ export async function runBenchmark(
   const options = BenchOptionsSchema.parse(input)
   await ensureBenchDatabase(options.databaseUrl, log)
   const sql = postgres(options.databaseUrl, { max: 1, onnotice: () => {} })
-  const db = PostgresJsDatabase.connect(options.databaseUrl)
+  const db = PgDatabase.connect(options.databaseUrl)
   try {
     const { sizes } = await generate(sql, options.scale, { force: options.regenerate, log })
     await db.migrate()
+    // Checks run as dq_monitor (README "Safety"): it reads what they read, as a user grants it.
+    await sql.unsafe(`
+      grant usage on schema core, extracted, breezeway, jobs, bench_triggers to dq_monitor;
+      grant select on all tables in schema core, extracted, breezeway, jobs, bench_triggers to dq_monitor;`)
     const environment = await describeEnvironment(sql)
     const rowCounts: Record<string, number> = {}
     for (const table of TABLES) {
@@ -146,7 +150,7 @@ export async function runBenchmark(
   }
 }
 
-type Context = { sql: Sql; db: PostgresJsDatabase; runs: number; warmup: number }
+type Context = { sql: Sql; db: PgDatabase; runs: number; warmup: number }
 
 /** What one run of a contender found: its answer, and a dq result's details. */
 type Outcome = { answer: string; details?: Record<string, unknown> }

@@ -2,7 +2,7 @@
  * The one place that picks a database, everywhere (CLI, `dq serve`, the
  * Worker): an explicit reference (`--db`) first, then a Hyperdrive binding,
  * then DQ_DATABASE_URL, then SUPABASE_URL + SUPABASE_SERVICE_ROLE_KEY.
- * `postgres://...` uses a direct connection, `pglite:memory` or `pglite:DIR`
+ * `postgres://...` uses a direct connection (node-postgres), `pglite:memory` or `pglite:DIR`
  * embedded PGlite, the Supabase pair supabase-js over the project's API. The
  * environment is passed in (process.env on Node, the bindings in a Worker).
  *
@@ -24,6 +24,7 @@ export type DatabaseEnv = {
   SUPABASE_SERVICE_ROLE_KEY?: string | undefined
   /** A Cloudflare Hyperdrive binding (the Worker only). */
   HYPERDRIVE?: { connectionString: string } | undefined
+  DQ_ALLOW_PRIVILEGED_LOGIN?: string | undefined
 }
 
 export type DatabaseChoice =
@@ -86,6 +87,15 @@ function fromReference(reference: string, via: 'reference' | 'url'): DatabaseCho
 
 export type OpenOptions = SupabaseOptions
 
+/**
+ * DQ_ALLOW_PRIVILEGED_LOGIN=1: run checks as a login that can do more than
+ * read and cannot become dq_monitor (README "Safety"). Off unless set to 1 or true.
+ */
+export function allowPrivilegedLogin(env: DatabaseEnv | undefined): boolean {
+  const value = env?.DQ_ALLOW_PRIVILEGED_LOGIN?.trim().toLowerCase()
+  return value === '1' || value === 'true'
+}
+
 /** Opens the chosen adapter. PGlite is loaded only when chosen (the Worker never bundles it). */
 export async function openDatabase(
   source: { reference?: string | undefined; env?: DatabaseEnv },
@@ -98,9 +108,10 @@ export async function openDatabase(
       return PGliteDatabase.open(choice.location)
     }
     case 'postgres': {
-      const { PostgresJsDatabase } = await import('./postgres-js.ts')
-      // Hyperdrive pools connections and cannot keep prepared statements.
-      return PostgresJsDatabase.connect(choice.url, { prepare: choice.via !== 'hyperdrive' })
+      const { PgDatabase } = await import('./node-postgres.ts')
+      return PgDatabase.connect(choice.url, {
+        allowPrivilegedLogin: allowPrivilegedLogin(source.env),
+      })
     }
     case 'supabase': {
       const { SupabaseDatabase } = await import('./supabase.ts')

@@ -11,7 +11,12 @@
  * ```
  */
 import { PGlite } from '@electric-sql/pglite'
-import { type CallOptions, type DatabasePort, LOCK_TIMEOUT_MS } from '../kernel/port.ts'
+import {
+  CALL_TIMEOUT_SECONDS,
+  type CallOptions,
+  type DatabasePort,
+  LOCK_TIMEOUT_MS,
+} from '../kernel/port.ts'
 import { callSql } from './call-sql.ts'
 import { loadMigrations } from './migrations.ts'
 import { databaseError } from './sql-error.ts'
@@ -58,18 +63,28 @@ export class PGliteDatabase implements DatabasePort {
   ): Promise<unknown> {
     const { text, values } = callSql(fn, args)
     try {
-      if (!options.readOnly) return (await this.pg.query<Row>(text, values)).rows[0]?.result
-      // READ ONLY transaction + timeouts: a check can never write, nor hang a run.
-      const timeoutMs = Math.round(options.readOnly.timeoutSeconds * 1000)
-      return await this.pg.transaction(async (tx) => {
+      const result = await this.pg.transaction(async (tx) => {
+        // Timeouts as on a server (PGlite cannot interrupt a running query, so
+        // statement_timeout is not enforced here: README "Safety").
+        const timeoutMs = Math.round(
+          (options.readOnly?.timeoutSeconds ?? options.timeoutSeconds ?? CALL_TIMEOUT_SECONDS) *
+            1000,
+        )
         await tx.exec(
-          `set transaction read only;
+          `${options.readOnly ? 'set transaction read only;' : ''}
            set local statement_timeout = ${timeoutMs};
            set local lock_timeout = ${LOCK_TIMEOUT_MS};`,
         )
-        return (await tx.query<Row>(text, values)).rows[0]?.result
+        const result = (await tx.query<Row>(text, values)).rows[0]?.result
+        // A check only reads: ROLLBACK undoes anything it might have slipped past READ ONLY.
+        if (options.readOnly) await tx.rollback()
+        return result
       })
+      // Session advisory locks survive a rollback.
+      if (options.readOnly) await this.pg.exec('select pg_advisory_unlock_all()')
+      return result
     } catch (error) {
+      if (options.readOnly) await this.pg.exec('select pg_advisory_unlock_all()').catch(() => {})
       throw databaseError(error)
     }
   }

@@ -23,8 +23,8 @@ import { parseCatalog } from '../checks/catalog.ts'
 import { tickOf } from '../checks/cron.ts'
 import { runChecks } from '../checks/run-checks.ts'
 import { dueChecks } from '../checks/schedule.ts'
-import { chooseDatabase, type DatabaseEnv } from '../db/open-database.ts'
-import { PostgresJsDatabase } from '../db/postgres-js.ts'
+import { PgDatabase } from '../db/node-postgres.ts'
+import { allowPrivilegedLogin, chooseDatabase, type DatabaseEnv } from '../db/open-database.ts'
 import { SupabaseDatabase } from '../db/supabase.ts'
 import { DqError } from '../kernel/errors.ts'
 import type { DatabasePort } from '../kernel/port.ts'
@@ -45,6 +45,7 @@ const BindingsSchema = z
     HYPERDRIVE: z.object({ connectionString: z.string() }).optional(),
     SUPABASE_URL: z.string().optional(),
     SUPABASE_SERVICE_ROLE_KEY: z.string().optional(),
+    DQ_ALLOW_PRIVILEGED_LOGIN: z.string().optional(),
     // Slack's settings are read apart (alertSettings): a bad one turns alerts off, not the monitor.
   })
   .superRefine((env, ctx) => {
@@ -71,11 +72,11 @@ function connect(bindings: Bindings): DatabasePort {
   const choice = chooseDatabase({ env: bindings as DatabaseEnv })
   switch (choice.adapter) {
     case 'postgres':
-      // Hyperdrive pools connections and cannot keep prepared statements; its
-      // query cache must be off for a monitor (wrangler.toml), or checks read stale figures.
-      return PostgresJsDatabase.connect(choice.url, {
+      // Hyperdrive's query cache must be off for a monitor (wrangler.toml), or
+      // checks read stale figures. node-postgres prepares no named statements.
+      return PgDatabase.connect(choice.url, {
         max: 2,
-        prepare: choice.via !== 'hyperdrive',
+        allowPrivilegedLogin: allowPrivilegedLogin(bindings as DatabaseEnv),
       })
     case 'supabase':
       return SupabaseDatabase.connect(choice.url, choice.key)
@@ -84,15 +85,17 @@ function connect(bindings: Bindings): DatabasePort {
   }
 }
 
-// No close(): the Workers runtime closes a request's sockets when it ends,
-// and postgres.js's end() leaves an unhandled "Stream was cancelled" rejection
-// in workerd on every close (porsager/postgres#1202; Cloudflare's Hyperdrive
-// examples dropped sql.end() for the same reason).
+// A connection per invocation (Hyperdrive pools behind it), closed when it is done.
 async function withDatabase<T>(
   bindings: Bindings,
   use: (port: DatabasePort) => Promise<T>,
 ): Promise<T> {
-  return use(connect(bindings))
+  const port = connect(bindings)
+  try {
+    return await use(port)
+  } finally {
+    await port.close().catch(() => {})
+  }
 }
 
 const app = createApp((c): Services => {

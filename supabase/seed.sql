@@ -712,4 +712,25 @@ analyze core.person_work_history, extracted.person_experience, extracted.company
         core.company_funding, breezeway.task_comments, breezeway.task_photos, jobs.raw_jobs,
         jobs.enriched_jobs;
 
+-- -----------------------------------------------------------------------------
+-- The grants the README asks for: checks run as dq_monitor (created by the dq
+-- migration; created here too, so the seed also runs first), which reads and
+-- nothing more. Supabase's service_role gets the same, for the API.
+-- -----------------------------------------------------------------------------
+do $$
+declare
+  role_name text;
+begin
+  if to_regrole('dq_monitor') is null then
+    create role dq_monitor nologin;
+  end if;
+  foreach role_name in array array['dq_monitor', 'service_role'] loop
+    if to_regrole(role_name) is not null then
+      execute format('grant usage on schema core, extracted, breezeway, jobs to %I', role_name);
+      execute format('grant select on all tables in schema core, extracted, breezeway, jobs to %I', role_name);
+    end if;
+  end loop;
+end
+$$;
+
 commit;

@@ -77,8 +77,10 @@ describe('dq and Slack', () => {
     await local.migrate()
     await local.exec(`
       create schema shop;
+      grant usage on schema shop to dq_monitor;
       create table shop.orders (id int primary key, ref text);
-      insert into shop.orders select g, 'u' || g from generate_series(1, 20) g;`)
+      insert into shop.orders select g, 'u' || g from generate_series(1, 20) g;
+      grant select on shop.orders to dq_monitor;`)
     await local.close()
   })
 

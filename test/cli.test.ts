@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PGliteDatabase } from '../db/pglite.ts'
-import { engines, openTestDatabase } from './support/databases.ts'
+import { engines, MONITOR_READS_EVERYTHING, openTestDatabase } from './support/databases.ts'
 
 const run = promisify(execFile)
 
@@ -122,6 +122,7 @@ describe.each(engines())('dq against %s', (engine) => {
     if (engine === 'pglite') {
       db = `pglite:${join(dir, 'pgdata')}`
       const local = await PGliteDatabase.open(join(dir, 'pgdata'))
+      await local.exec(MONITOR_READS_EVERYTHING)
       await local.exec(FIXTURE)
       await local.close()
     } else {

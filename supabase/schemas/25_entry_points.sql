@@ -51,6 +51,61 @@ begin
 end
 $$;
 
+-- Who a check runs as: least privilege, whatever the login. A superuser, or
+-- any login that may become dq_monitor, runs its checks as dq_monitor (for
+-- the check's subtransaction only): superuser powers are gone, and the grants
+-- the README asks of dq_monitor are exactly what checks need. A login that
+-- cannot become dq_monitor runs as itself, unless it can do more than read
+-- (read or write server files, run programs, signal other sessions): then
+-- checks are refused, unless the caller opted in (dq.allow_privileged = on,
+-- from DQ_ALLOW_PRIVILEGED_LOGIN=1). BYPASSRLS is not such a power: a monitor
+-- that sees every row is what Supabase's service_role is for.
+create or replace function dq.assume_monitor_role()
+returns text
+language plpgsql
+volatile
+set search_path = pg_catalog
+as $$
+declare
+  login text := current_user;
+  may_become boolean := false;
+  powers text[];
+begin
+  if login = 'dq_monitor' then
+    return login;
+  end if;
+  if to_regrole('dq_monitor') is not null then
+    if current_setting('server_version_num')::int >= 160000 then
+      may_become := pg_has_role(login, 'dq_monitor', 'SET');
+    else
+      may_become := pg_has_role(login, 'dq_monitor', 'MEMBER');
+    end if;
+  end if;
+  if may_become then
+    perform set_config('role', 'dq_monitor', true);
+    return 'dq_monitor';
+  end if;
+  select array_agg(p.power order by p.power) into powers
+  from (
+    select 'superuser' as power from pg_roles r where r.rolname = login and r.rolsuper
+    union all
+    select g.role || ' (' || g.what || ')'
+    from (values ('pg_read_server_files', 'read server files'),
+                 ('pg_write_server_files', 'write server files'),
+                 ('pg_execute_server_program', 'run programs on the server'),
+                 ('pg_signal_backend', 'terminate other sessions')) as g(role, what)
+    where to_regrole(g.role) is not null and pg_has_role(login, g.role, 'MEMBER')
+  ) p;
+  if powers is not null and coalesce(current_setting('dq.allow_privileged', true), 'off') <> 'on' then
+    raise exception using errcode = 'DQ403',
+      message = format('checks would run as %I, which can do more than read: %s, and cannot become dq_monitor',
+        login, array_to_string(powers, ', ')),
+      hint = format('grant dq_monitor to %I (and grant dq_monitor usage and select on what checks read), or set DQ_ALLOW_PRIVILEGED_LOGIN=1 to run checks as %I anyway', login, login);
+  end if;
+  return login;
+end
+$$;
+
 create or replace function dq.run_check(spec jsonb)
 returns jsonb
 language plpgsql
@@ -61,6 +116,10 @@ as $$
 declare
   measure text;
   result jsonb;
+  wrote boolean;
+  written_before xid8 := pg_current_xact_id_if_assigned();
+  advisory_before bigint;
+  advisory_after bigint;
 begin
   if spec is null or jsonb_typeof(spec) <> 'object' then
     raise exception using errcode = '22023', message = 'check spec must be a JSON object';
@@ -76,7 +135,39 @@ begin
     raise exception using errcode = 'DQ409',
       message = format('check "%s" is already running (another run holds it); try again when it finishes', spec ->> 'name');
   end if;
-  execute format('select %s($1)', measure) into result using spec;
+  select count(*) into advisory_before
+  from pg_locks where locktype = 'advisory' and pid = pg_backend_pid();
+  -- The check runs in a subtransaction that is always rolled back: as the
+  -- monitor role, and whatever it did (a large object, a setting) is undone.
+  -- Only the measurement, a variable, survives.
+  begin
+    perform dq.assume_monitor_role();
+    execute format('select %s($1)', measure) into result using spec;
+    wrote := written_before is null and pg_current_xact_id_if_assigned() is not null;
+    raise exception using errcode = 'DQRBK';
+  exception
+    when sqlstate 'DQRBK' then
+      null;
+    when others then
+      -- The check failed: its error stands, but a session lock it took must not.
+      if (select count(*) from pg_locks where locktype = 'advisory' and pid = pg_backend_pid())
+         > advisory_before then
+        perform pg_advisory_unlock_all();
+      end if;
+      raise;
+  end;
+  if wrote then
+    raise exception using errcode = '25006',
+      message = 'the check wrote to the database (a large object, a temporary table...): it was rolled back; a check may only read';
+  end if;
+  select count(*) into advisory_after
+  from pg_locks where locktype = 'advisory' and pid = pg_backend_pid();
+  if advisory_after > advisory_before then
+    -- A session-level lock outlives the transaction on a pooled connection.
+    perform pg_advisory_unlock_all();
+    raise exception using errcode = '25006',
+      message = 'the check took a session-level advisory lock (pg_advisory_lock): it was released; a check may only read';
+  end if;
   return result;
 end
 $$;

@@ -18,8 +18,8 @@ import { readFile } from 'node:fs/promises'
 import postgres from 'postgres'
 import { afterAll, beforeAll } from 'vitest'
 import { SEED_FILE } from '../../db/migrations.ts'
+import { PgDatabase } from '../../db/node-postgres.ts'
 import { PGliteDatabase } from '../../db/pglite.ts'
-import { PostgresJsDatabase } from '../../db/postgres-js.ts'
 import type { DatabasePort } from '../../kernel/port.ts'
 
 export type Engine = 'pglite' | 'postgres'
@@ -63,11 +63,25 @@ async function createServerDatabase(): Promise<{ url: string; drop: () => Promis
   }
 }
 
+/**
+ * What the README asks a user to grant, given once for every table a test
+ * creates: checks run as dq_monitor, which must be able to read them. Default
+ * privileges are per database, so nothing leaks to other test databases.
+ */
+export const MONITOR_READS_EVERYTHING = `
+  do $$ begin
+    if to_regrole('dq_monitor') is null then create role dq_monitor nologin; end if;
+  end $$;
+  alter default privileges grant usage on schemas to dq_monitor;
+  alter default privileges grant select on tables to dq_monitor;
+`
+
 export async function openTestDatabase(
   engine: Engine,
 ): Promise<TestDatabase & { close(): Promise<void> }> {
   if (engine === 'pglite') {
     const db = await PGliteDatabase.open('memory')
+    await db.exec(MONITOR_READS_EVERYTHING)
     return {
       db,
       exec: (sql) => db.exec(sql),
@@ -76,9 +90,10 @@ export async function openTestDatabase(
     }
   }
   const server = await createServerDatabase()
-  const db = PostgresJsDatabase.connect(server.url)
+  const db = PgDatabase.connect(server.url)
   // One connection of its own, so SQL text may hold BEGIN/COMMIT (the seed does).
   const owner = postgres(server.url, { max: 1, onnotice: () => {} })
+  await owner.unsafe(MONITOR_READS_EVERYTHING)
   return {
     db,
     url: server.url,
