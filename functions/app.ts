@@ -9,7 +9,6 @@
  * await app.request('/checks', { headers: { Authorization: `Bearer ${token}` } })
  * ```
  */
-import { zValidator } from '@hono/zod-validator'
 import { type Context, Hono } from 'hono'
 import { bearerAuth } from 'hono/bearer-auth'
 import { HTTPException } from 'hono/http-exception'
@@ -22,8 +21,38 @@ import type { Catalog, ResolvedCheck } from '../checks/catalog.ts'
 import { type RunOptions, runChecks, runResultOf } from '../checks/run-checks.ts'
 import { selectChecks } from '../checks/select-checks.ts'
 import { checkHistory, latestResults } from '../checks/store.ts'
-import { DqError, type ErrorBody, type ErrorCode } from '../kernel/errors.ts'
+import { DqError, type ErrorCode } from '../kernel/errors.ts'
 import type { DatabasePort } from '../kernel/port.ts'
+import { redactSecrets } from '../kernel/redact.ts'
+import { echo, errorBody, jsonBody, limitBody } from './json-body.ts'
+
+/** What callers are told instead of internals (hosts, ports, SQL), which go to the logs. */
+const INTERNAL: Partial<Record<ErrorCode, string>> = {
+  unavailable: 'database unavailable (see the service logs); try again later',
+  connection_lost: 'the database connection was lost (see the service logs); try again',
+  database: 'the database reported an error (see the service logs)',
+  internal: 'internal error (see the service logs)',
+}
+
+/** Errors whose details are the caller's own input or results, never internals. */
+const SHOWN_DETAILS = new Set<ErrorCode>(['unknown_check', 'not_recorded'])
+
+/** Tags that no enabled check has: answered 404, never an empty run. */
+function unmatchedTags(catalog: Catalog, tags: readonly string[]) {
+  const unknown = tags.filter(
+    (tag) => !catalog.checks.some((check) => check.enabled && check.tags.includes(tag)),
+  )
+  if (unknown.length > 0) {
+    throw new DqError(
+      'unknown_check',
+      `no enabled check has the tag ${unknown
+        .slice(0, 5)
+        .map((t) => `"${echo(t, 60)}"`)
+        .join(', ')}${unknown.length > 5 ? ` and ${unknown.length - 5} more` : ''}`,
+      { tags: unknown.slice(0, 20).map((t) => echo(t, 60)) },
+    )
+  }
+}
 
 /** What a request needs, resolved per request (Worker bindings) or once (Node). */
 export type Services = {
@@ -63,47 +92,17 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   internal: 500,
 }
 
-const errorBody = (code: string, message: string, details?: unknown): ErrorBody => ({
-  error: { code, message, ...(details === undefined ? {} : { details }) },
-})
-
 const RunOneBody = z.strictObject({ notify: z.boolean().default(false) })
+const names = z.array(z.string().min(1).max(200)).max(1000)
 const RunManyBody = z.strictObject({
-  checks: z.array(z.string().min(1)).optional(),
-  tags: z.array(z.string().min(1)).optional(),
+  checks: names.optional(),
+  tags: names.optional(),
   notify: z.boolean().default(false),
 })
 const HistoryBody = z.strictObject({
-  check: z.string().min(1),
+  check: z.string().min(1).max(200),
   limit: z.number().int().min(1).max(1000).default(20),
 })
-
-/** zod failures answer 400 in the API's error shape, with zod's issues. */
-const json = <T extends z.ZodType>(schema: T) =>
-  zValidator('json', schema, (result, c) => {
-    if (!result.success) {
-      return c.json(
-        errorBody(
-          'invalid_input',
-          'the request body is not valid',
-          result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
-        ),
-        400,
-      )
-    }
-  })
-
-/** Bodies are optional on the run routes: an empty body means the defaults. */
-async function withEmptyBodyAsObject(c: Context, next: () => Promise<void>) {
-  const length = c.req.header('content-length')
-  if (!c.req.header('content-type') && (length === undefined || length === '0')) {
-    c.req.raw = new Request(c.req.raw, {
-      body: '{}',
-      headers: { ...Object.fromEntries(c.req.raw.headers), 'content-type': 'application/json' },
-    })
-  }
-  await next()
-}
 
 export function createApp(resolveServices: (c: Context) => Services | Promise<Services>) {
   const app = new Hono<Env>()
@@ -174,7 +173,7 @@ export function createApp(resolveServices: (c: Context) => Services | Promise<Se
     })
   })
 
-  app.post('/checks/:name/run', withEmptyBodyAsObject, json(RunOneBody), async (c) => {
+  app.post('/checks/:name/run', limitBody, jsonBody(RunOneBody, { emptyIs: {} }), async (c) => {
     const services = c.var.services
     const checks = selectChecks(services.catalog, { names: [c.req.param('name')] })
     const { notify } = c.req.valid('json')
@@ -183,14 +182,18 @@ export function createApp(resolveServices: (c: Context) => Services | Promise<Se
     )
   })
 
-  app.post('/runs', withEmptyBodyAsObject, json(RunManyBody), async (c) => {
+  app.post('/runs', limitBody, jsonBody(RunManyBody, { emptyIs: {} }), async (c) => {
     const services = c.var.services
     const body = c.req.valid('json')
     const checks = selectChecks(services.catalog, { names: body.checks, tags: body.tags })
+    unmatchedTags(services.catalog, body.tags ?? [])
+    if (checks.length === 0) {
+      throw new DqError('unknown_check', 'no enabled check to run: the catalog has none')
+    }
     return c.json(await runAndNotify(services, checks, { trigger: 'http' }, body.notify))
   })
 
-  app.post('/history', json(HistoryBody), async (c) => {
+  app.post('/history', limitBody, jsonBody(HistoryBody), async (c) => {
     const { catalog, withDatabase } = c.var.services
     const { check, limit } = c.req.valid('json')
     selectChecks(catalog, { names: [check] }) // 404 for a name the catalog does not know
@@ -198,17 +201,26 @@ export function createApp(resolveServices: (c: Context) => Services | Promise<Se
     return c.json({ check, results })
   })
 
-  app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404))
+  app.notFound((c) =>
+    c.json(errorBody('not_found', `no route ${c.req.method} ${echo(c.req.path)}`), 404),
+  )
 
   app.onError((error, c) => {
-    if (error instanceof HTTPException) return error.getResponse()
+    if (error instanceof HTTPException) {
+      if (error.res) return error.getResponse()
+      return c.json(errorBody('bad_request', echo(error.message)), error.status)
+    }
     if (error instanceof DqError) {
       const status = STATUS[error.code]
-      // Server-side problems are logged in full but answered without internals.
-      if (status >= 500) console.error(`dq-monitor: ${error.code}: ${error.message}`)
-      return c.json(errorBody(error.code, error.message), status)
+      // Server-side problems are logged in full (secrets scrubbed) but answered without internals.
+      if (status >= 500) console.error(`dq-monitor: ${error.code}: ${redactSecrets(error.message)}`)
+      const message = INTERNAL[error.code] ?? error.message
+      const details = SHOWN_DETAILS.has(error.code) ? error.details : undefined
+      return c.json(errorBody(error.code, message, details), status)
     }
-    console.error('dq-monitor: unexpected error', error)
+    console.error(
+      `dq-monitor: unexpected error: ${redactSecrets(String((error as Error)?.stack ?? error))}`,
+    )
     return c.json(errorBody('internal', 'internal error (see the service logs)'), 500)
   })
 
@@ -235,6 +247,14 @@ async function runAndNotify(
   }
   return services.withDatabase(async (port) => {
     const run = await runChecks(port, checks, options)
+    if (!run.recorded) {
+      // The checks ran, but history and alerts did not see them: an error, with the results.
+      throw new DqError(
+        'not_recorded',
+        `the checks ran but their results were NOT recorded in history (and no alert was decided): ${redactSecrets(run.recordError ?? 'unknown reason')}`,
+        { run: runResultOf(run) },
+      )
+    }
     if (!notify || !services.alerts) return runResultOf(run)
     const { databaseLabel: label, configProblem: _problem, ...alerts } = services.alerts
     const notified = await notifyRun(port, run, checks, {

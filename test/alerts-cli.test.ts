@@ -187,8 +187,13 @@ describe('dq and Slack', () => {
     const limited = await run(['--notify'])
     expect(limited.code).toBe(1)
     expect(limited.stderr).toMatch(/not sent yet: HTTP 429: rate_limited .*kept in the outbox/)
+    // A run right after respects Slack's Retry-After: nothing sent, and it says until when.
+    const early = await run(['--notify'])
+    expect(early.stderr).toContain('alerts: nothing new to tell on-call')
+    expect(early.stderr).toMatch(/Slack message \d+ waits until .*Slack asked to retry later/)
+    expect(slack.accepted()).toEqual([])
+    await sql(`update dq.alert_outbox set not_before = now() - interval '1 second'`)
     const next = await run(['--notify'])
-    expect(next.stderr).toContain('alerts: nothing new to tell on-call')
     expect(next.stderr).toMatch(/Slack message \d+ sent \(1 attempt\)/)
     expect(slack.accepted().map((r) => r.body.text)).toEqual([
       'dq-monitor: 1 failing: orders_ref_dups',

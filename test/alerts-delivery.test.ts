@@ -4,6 +4,7 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { notifyRun } from '../alerts/notify/index.ts'
 import type { FetchFunction } from '../alerts/slack/deliver/index.ts'
+import { pendingAlerts } from '../alerts/store/index.ts'
 import { parseCatalog } from '../checks/catalog.ts'
 import { runChecks } from '../checks/run-checks.ts'
 import { engines, useDatabase } from './support/databases.ts'
@@ -140,7 +141,7 @@ describe.each(engines())('Slack delivery on %s', (engine) => {
     ])
   })
 
-  it('429 with a Retry-After past the cap: not waited now, sent by the next run', async () => {
+  it("429 with a Retry-After past the cap: not waited now, and no run sends it before Slack's time", async () => {
     await breakData()
     const first = await monitor({
       replies: [{ status: 429, body: 'rate_limited', headers: { 'retry-after': '3600' } }],
@@ -149,6 +150,14 @@ describe.each(engines())('Slack delivery on %s', (engine) => {
     expect(time.sleeps).toEqual([])
     expect(first.notified.problems.join('\n')).toMatch(/HTTP 429: rate_limited .*next run/)
     expect(await outbox()).toEqual([expect.objectContaining({ status: 'pending', attempts: 1 })])
+    // A run right after (a manual one, say) leaves it alone and says until when.
+    const early = await monitor()
+    expect(slack.requests).toHaveLength(1)
+    expect(early.notified.problems).toEqual([
+      expect.stringMatching(/Slack message \d+ waits until .*Slack asked to retry later/),
+    ])
+    // Once Slack's time has passed, the next run sends it, once.
+    await database().exec(`update dq.alert_outbox set not_before = now() - interval '1 second'`)
     await monitor()
     expect(slack.accepted()).toHaveLength(1)
     expect(await outbox()).toEqual([expect.objectContaining({ status: 'sent', attempts: 2 })])
@@ -193,15 +202,15 @@ describe.each(engines())('Slack delivery on %s', (engine) => {
     expect(slack.requests).toHaveLength(1)
   })
 
-  it('a hang: each request times out; kept pending, then sent once by the next run', async () => {
+  it('a hang: the run stops at the first timeout (Slack may have it); kept pending, then sent once by the next run', async () => {
     await breakData()
-    const first = await monitor({ replies: [{ hang: true }, { hang: true }], maxAttempts: 2 })
-    expect(slack.requests).toHaveLength(2)
+    const first = await monitor({ replies: [{ hang: true }] })
+    expect(slack.requests).toHaveLength(1)
     expect(slack.accepted()).toHaveLength(0)
     expect(await outbox()).toEqual([
       expect.objectContaining({
         status: 'pending',
-        attempts: 2,
+        attempts: 1,
         http_status: null,
         last_error: 'no answer within 400 ms (timeout)',
       }),
@@ -214,10 +223,53 @@ describe.each(engines())('Slack delivery on %s', (engine) => {
 
     const second = await monitor() // nothing new to say; the pending message goes now
     expect(second.notified.alerts).toEqual([])
-    expect(slack.requests).toHaveLength(3)
+    expect(slack.requests).toHaveLength(2)
     expect(slack.accepted()).toHaveLength(1)
     expect(slack.accepted()[0]?.body.text).toBe('dq-monitor: 1 failing: orders_ref_dups')
-    expect(await outbox()).toEqual([expect.objectContaining({ status: 'sent', attempts: 3 })])
+    expect(await outbox()).toEqual([expect.objectContaining({ status: 'sent', attempts: 2 })])
+  })
+
+  it('a receiver that takes the message but answers too late gets it twice at most, not five times', async () => {
+    await breakData()
+    await monitor({ replies: [{ hang: true, posted: true }] })
+    await monitor()
+    expect(slack.accepted()).toHaveLength(2)
+    expect(await outbox()).toEqual([expect.objectContaining({ status: 'sent', attempts: 2 })])
+  })
+
+  it('more timeouts per run when configured (timeoutAttempts)', async () => {
+    await breakData()
+    slack.script({ hang: true }, { hang: true })
+    const at = new Date(T0)
+    const run = await runChecks(database().db, catalog.checks, { trigger: 'cron', now: () => at })
+    await notifyRun(database().db, run, catalog.checks, {
+      webhooks: { default: slack.url },
+      databaseLabel: 'test',
+      now: time.now,
+      sleep: time.sleep,
+      delivery: { timeoutMs: 400, maxAttempts: 4, timeoutAttempts: 2 },
+    })
+    // Two requests time out, then the run stops: the third attempt is the next run's.
+    expect(slack.requests).toHaveLength(2)
+    expect(await outbox()).toEqual([expect.objectContaining({ status: 'pending', attempts: 2 })])
+  })
+
+  it('a message leased by a run that died is named by the next run, and sent once its lease ends', async () => {
+    await breakData()
+    await monitor({ replies: [{ status: 503 }, { status: 503 }, { status: 503 }, { status: 503 }] })
+    // A run leases it for its send, then dies (the process is killed mid-send).
+    const [held] = await pendingAlerts(database().db, { limit: 1, leaseSeconds: 600 })
+    expect(held).toBeDefined()
+    const next = await monitor()
+    expect(slack.accepted()).toHaveLength(0)
+    expect(next.notified.problems).toEqual([
+      expect.stringMatching(
+        new RegExp(`Slack message ${held?.id} is held by another run until .*may be posted twice`),
+      ),
+    ])
+    await database().exec(`update dq.alert_outbox set leased_until = now() - interval '1 second'`)
+    await monitor()
+    expect(slack.accepted()).toHaveLength(1)
   })
 
   it('Slack down across runs: every message kept, then all sent oldest first, one per second, once each', async () => {

@@ -40,7 +40,7 @@ import { planRun } from '../plan/index.ts'
 import type { Alert } from '../policy/index.ts'
 import type { RenderedMessage } from '../slack/message/index.ts'
 import { errorText } from '../slack/text/index.ts'
-import type { MonitorStatus } from '../store/index.ts'
+import { type MonitorStatus, type WaitingAlert, waitingAlerts } from '../store/index.ts'
 
 export type NotifyOptions = DeliveryOptions & {
   /** Where to post; undefined turns alerts off (a scheduled run still leaves its heartbeat). */
@@ -118,7 +118,22 @@ export async function notifyRun(
     )
   }
   outcome.problems.push(...deliveryProblems(outcome.delivered))
+  try {
+    const tried = new Set(outcome.delivered.map((report) => report.id))
+    const waiting = (await waitingAlerts(port)).filter((message) => !tried.has(message.id))
+    outcome.problems.push(...waiting.map(waitingProblem))
+  } catch (error) {
+    outcome.problems.push(
+      `could not list the waiting Slack messages: ${errorText(messageOf(error))}`,
+    )
+  }
   return outcome
+}
+
+function waitingProblem(message: WaitingAlert): string {
+  return message.reason === 'leased'
+    ? `Slack message ${message.id} is held by another run until ${message.until} (it is being sent, or that run died while sending it: then it is sent again after that time, and may be posted twice)`
+    : `Slack message ${message.id} waits until ${message.until}: Slack asked to retry later (${message.last_error ?? 'HTTP 429'})`
 }
 
 function deliveryProblems(delivered: readonly DeliveryReport[]): string[] {

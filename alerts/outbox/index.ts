@@ -131,6 +131,9 @@ export async function deliverPending(
       attempts: result.attempts,
       httpStatus: result.httpStatus,
       error: result.ok ? null : result.error,
+      ...(!result.ok && result.retryAfterMs !== undefined
+        ? { retryAfterMs: result.retryAfterMs }
+        : {}),
     })
     reports.push({
       id: message.id,

@@ -132,6 +132,8 @@ export type SendOutcome = {
   attempts: number
   httpStatus?: number | null
   error?: string | null
+  /** Slack's Retry-After, when longer than a run waits: no run sends it before then. */
+  retryAfterMs?: number
 }
 
 /** Alert state by dedup key (all keys when omitted): what on-call was last told. */
@@ -179,6 +181,8 @@ export async function markAlert(
     attempts: outcome.attempts,
     http_status: outcome.httpStatus ?? null,
     error_text: outcome.error ?? null,
+    retry_after_seconds:
+      outcome.retryAfterMs === undefined ? null : Math.ceil(outcome.retryAfterMs / 1000),
   })
   return parseReply(z.object({ updated: z.boolean() }), reply, 'mark result')
 }
@@ -202,4 +206,24 @@ export async function putHeartbeat(
 ): Promise<RecordHeartbeatResult> {
   const reply = await port.call('record_heartbeat', { heartbeat })
   return parseReply(RecordHeartbeatResultSchema, reply, 'heartbeat result')
+}
+
+const WaitingAlertSchema = z.object({
+  id: z.coerce.number().int(),
+  run_id: z.string(),
+  /** leased: another run is sending it (or died doing so); retry_after: Slack asked to wait. */
+  reason: z.enum(['leased', 'retry_after']),
+  until: timestamp,
+  attempts: z.number().int(),
+  last_error: z.string().nullable(),
+})
+export type WaitingAlert = z.infer<typeof WaitingAlertSchema>
+
+/** Pending messages no run may send now, and until when. */
+export async function waitingAlerts(port: DatabasePort): Promise<WaitingAlert[]> {
+  return parseReply(
+    z.array(WaitingAlertSchema),
+    await port.call('waiting_alerts', {}),
+    'waiting alerts',
+  )
 }

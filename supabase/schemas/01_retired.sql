@@ -9,3 +9,5 @@ drop function if exists dq.check_coverage_gap(jsonb);
 drop function if exists dq.check_raw_vs_enriched(jsonb);
 -- Replaced by dq.duplicate_group_ids (one scan for every sampled group).
 drop function if exists dq.duplicate_sample_ids(text, text, text[], text, jsonb);
+-- Before it took Slack's Retry-After (retry_after_seconds).
+drop function if exists dq.mark_alert(bigint, text, integer, integer, text);

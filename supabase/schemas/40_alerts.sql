@@ -45,6 +45,8 @@ create table if not exists dq.alert_outbox (
   http_status integer,
   last_error text
 );
+-- Slack said "Retry-After" longer than a run waits: no run sends it before then.
+alter table dq.alert_outbox add column if not exists not_before timestamptz;
 create index if not exists alert_outbox_pending_idx on dq.alert_outbox (id) where status = 'pending';
 create index if not exists alert_outbox_run_idx on dq.alert_outbox (run_id);
 
@@ -234,6 +236,7 @@ begin
   with candidates as (
     select p.id from dq.alert_outbox p
     where p.status = 'pending' and (p.leased_until is null or p.leased_until <= now())
+      and (p.not_before is null or p.not_before <= now())
     order by p.id
     limit wanted
     for update skip locked
@@ -254,7 +257,8 @@ $$;
 -- Slack's error string. A message already sent is never changed again.
 create or replace function dq.mark_alert(outbox_id bigint, outcome text, attempts integer,
                                          http_status integer default null,
-                                         error_text text default null)
+                                         error_text text default null,
+                                         retry_after_seconds integer default null)
 returns jsonb
 language plpgsql
 volatile
@@ -273,11 +277,30 @@ begin
          sent_at = case when outcome = 'sent' then now() end,
          http_status = mark_alert.http_status,
          last_error = case when outcome = 'sent' then null else left(error_text, 500) end,
-         leased_until = null
+         leased_until = null,
+         not_before = case when outcome = 'pending' and retry_after_seconds > 0
+                           then now() + make_interval(secs => retry_after_seconds) end
    where o.id = outbox_id and o.status = 'pending'
   returning o.id into changed;
   return jsonb_build_object('updated', changed is not null);
 end
+$$;
+
+-- Pending messages no run may send now, and why: another run holds its lease
+-- (it is sending it, or died while sending: retried once the lease ends), or
+-- Slack asked to wait (Retry-After). Notifying runs report them.
+create or replace function dq.waiting_alerts()
+returns jsonb
+language sql
+stable
+as $$
+  select coalesce(jsonb_agg(jsonb_build_object(
+           'id', o.id, 'run_id', o.run_id,
+           'reason', case when o.leased_until > now() then 'leased' else 'retry_after' end,
+           'until', greatest(o.leased_until, o.not_before), 'attempts', o.attempts,
+           'last_error', o.last_error) order by o.id), '[]'::jsonb)
+  from dq.alert_outbox o
+  where o.status = 'pending' and (o.leased_until > now() or o.not_before > now())
 $$;
 
 -- Is the monitor alive? The last scheduled heartbeat, stale once its deadline

@@ -16,10 +16,14 @@
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
-/** One scripted answer; `hang` holds the request open and never answers. */
+/**
+ * One scripted answer; `hang` holds the request open and never answers
+ * (`posted`: the message reached the channel all the same, as when Slack
+ * answers too late).
+ */
 export type Reply =
   | { status: number; body?: string; headers?: Record<string, string> }
-  | { hang: true }
+  | { hang: true; posted?: boolean }
 
 export type Received = {
   path: string
@@ -36,7 +40,7 @@ export type SlackReceiver = {
   /** The webhook URL to give dq-monitor (a made-up secret path, as Slack's). */
   url: string
   requests: Received[]
-  /** Requests answered 200: the messages that reached the "channel". */
+  /** Requests answered 200, or posted and never answered: the messages that reached the "channel". */
   accepted(): Received[]
   /** Appends answers to the script. */
   script(...replies: Reply[]): void
@@ -87,7 +91,10 @@ export async function startSlackReceiver(replies: Reply[] = []): Promise<SlackRe
   return {
     url: `http://127.0.0.1:${port}/services/T000/B000/not-a-real-secret`,
     requests,
-    accepted: () => requests.filter((r) => 'status' in r.reply && r.reply.status === 200),
+    accepted: () =>
+      requests.filter((r) =>
+        'status' in r.reply ? r.reply.status === 200 : r.reply.posted === true,
+      ),
     script: (...more) => {
       script.push(...more)
     },

@@ -7,8 +7,11 @@
  * - 200: sent.
  * - 429: wait Retry-After (at most `maxRetryAfterMs`; beyond that, give up for
  *   this run) and try again.
- * - 5xx, 408, network errors, timeouts: back off (1 s, 2 s, 4 s... capped) and try again,
+ * - 5xx, 408, network errors: back off (1 s, 2 s, 4 s... capped) and try again,
  *   `maxAttempts` in all.
+ * - a timeout: Slack may have taken the message and answered late, so trying
+ *   again in the same run could post it twice: `timeoutAttempts` (default 1)
+ *   ends this run's attempts; the next run tries once more.
  * - 400, 403, 404, 410 and every other 4xx or 3xx: no retry; Slack's error
  *   string (`invalid_payload`, `channel_is_archived`, ...) is returned.
  *
@@ -34,6 +37,8 @@ export type DeliveryPolicy = {
   timeoutMs: number
   /** Requests per message per run, retries included. */
   maxAttempts: number
+  /** Requests per message per run that may time out before this run stops (each may have been posted). */
+  timeoutAttempts: number
   /** First backoff after a 5xx or network error; doubles each time. */
   backoffMs: number
   maxBackoffMs: number
@@ -44,6 +49,7 @@ export type DeliveryPolicy = {
 export const DEFAULT_DELIVERY: DeliveryPolicy = {
   timeoutMs: 10_000,
   maxAttempts: 4,
+  timeoutAttempts: 1,
   backoffMs: 1_000,
   maxBackoffMs: 8_000,
   maxRetryAfterMs: 30_000,
@@ -61,6 +67,8 @@ export type SendResult =
       attempts: number
       httpStatus: number | null
       error: string
+      /** Slack asked to wait longer than a run waits (429 Retry-After): not before then. */
+      retryAfterMs?: number
     }
 
 export type SendOptions = {
@@ -71,7 +79,16 @@ export type SendOptions = {
   policy?: Partial<DeliveryPolicy>
 }
 
-type Failure = { retryable: boolean; status: number | null; error: string; waitMs?: number }
+type Failure = {
+  retryable: boolean
+  status: number | null
+  error: string
+  waitMs?: number
+  /** No answer in time: Slack may have posted it. */
+  timedOut?: boolean
+  /** Slack's Retry-After when it is past what a run waits: not before then. */
+  retryAfterMs?: number
+}
 
 const PERMANENT_NOTE = 'not retried: fix the webhook or the message'
 
@@ -95,6 +112,7 @@ export async function sendToSlack(
     timeout: policy.timeoutMs,
     retryConfig: { retries: 0 },
   })
+  let timeouts = 0
   for (let attempt = 1; ; attempt++) {
     let failure: Failure
     try {
@@ -109,7 +127,12 @@ export async function sendToSlack(
     } catch (error) {
       failure = classify(error, last, policy, now())
     }
-    const giveUp = !failure.retryable || attempt >= policy.maxAttempts || failure.waitMs === -1
+    if (failure.timedOut) timeouts++
+    const giveUp =
+      !failure.retryable ||
+      attempt >= policy.maxAttempts ||
+      failure.waitMs === -1 ||
+      timeouts >= policy.timeoutAttempts
     if (giveUp) {
       return {
         ok: false,
@@ -117,6 +140,7 @@ export async function sendToSlack(
         attempts: attempt,
         httpStatus: failure.status,
         error: failure.retryable ? failure.error : `${failure.error} (${PERMANENT_NOTE})`,
+        ...(failure.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}),
       }
     }
     await sleep(failure.waitMs ?? backoff(attempt, policy))
@@ -161,6 +185,7 @@ function classify(
             status,
             error: `HTTP 429${said} (rate limited; Retry-After ${Math.round(wait / 1000)} s is past the ${policy.maxRetryAfterMs / 1000} s cap: retried on the next run)`,
             waitMs: -1,
+            retryAfterMs: wait,
           }
         : {
             retryable: true,
@@ -181,6 +206,7 @@ function classify(
     const original = e.original
     if (original?.name === 'TimeoutError' || original?.name === 'AbortError') {
       return {
+        timedOut: true,
         retryable: true,
         status: null,
         error: `no answer within ${policy.timeoutMs} ms (timeout)`,
