@@ -65,6 +65,7 @@ export class PgDatabase implements DatabasePort {
     // An idle connection that dies (a restart, pg_terminate_backend) is dropped
     // from the pool; without a listener node would crash on the 'error' event.
     pool.on('error', () => {})
+    pool.on('connect', guardSocketErrors)
     return new PgDatabase(pool, safeUrl(url), options.allowPrivilegedLogin ?? false)
   }
 
@@ -157,4 +158,21 @@ export class PgDatabase implements DatabasePort {
       }
     }
   }
+}
+
+/**
+ * In workerd, pg's Cloudflare socket reports some closes (a terminated
+ * backend) as an 'error' with no error object, and pg's handler then throws
+ * reading `.code` of undefined: an unhandled rejection for every killed
+ * connection. Give such events an Error, so pg handles them as it does on Node.
+ */
+function guardSocketErrors(client: pg.PoolClient): void {
+  const stream = (client as unknown as { connection?: { stream?: NodeJS.EventEmitter } }).connection
+    ?.stream
+  if (!stream) return
+  const emit = stream.emit.bind(stream)
+  stream.emit = (event: string | symbol, ...args: unknown[]) =>
+    event === 'error' && args[0] == null
+      ? emit(event, new Error('Connection terminated unexpectedly (socket closed)'))
+      : emit(event, ...args)
 }

@@ -61,6 +61,11 @@ const PERMISSION_HINTS: [RegExp, (match: RegExpExecArray) => string][] = [
       'the login cannot run the dq functions: grant dq_monitor to it, or run "dq migrate" again (it grants them to dq_monitor and service_role)',
   ],
   [
+    /permission denied for function (lo_import|lo_export|pg_read_file|pg_read_binary_file|pg_ls_dir|pg_stat_file|pg_file_write)\b/,
+    (m) =>
+      `checks run as the dq_monitor role and may only read the database: ${m[1]} reads or writes files on the server`,
+  ],
+  [
     /permission denied for function "?([^"\s]+)"?/,
     (m) =>
       `the monitor cannot run function ${m[1]}: grant execute on function ${m[1]} to dq_monitor, if a check is meant to call it`,

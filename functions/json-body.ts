@@ -12,6 +12,7 @@
  */
 import type { Context, MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
+import { HTTPException } from 'hono/http-exception'
 import { validator } from 'hono/validator'
 import type { z } from 'zod'
 import type { ErrorBody } from '../kernel/errors.ts'
@@ -52,35 +53,42 @@ const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i
  * bounded). `emptyIs`: what an empty body means; without it a body is required.
  */
 export function jsonBody<T extends z.ZodType>(schema: T, options: { emptyIs?: unknown } = {}) {
-  return validator('json', async (_value, c: Context) => {
-    const text = await c.req.text()
-    if (text.trim() === '') {
+  const parse = validator('json', async (value, c: Context) => {
+    const type = c.req.header('content-type') ?? ''
+    if (JSON_TYPE.test(type)) return validated(schema, value, c)
+    return c.json(
+      errorBody(
+        'unsupported_media_type',
+        `the body must be JSON sent with "content-type: application/json" (got ${type ? `"${echo(type, 60)}"` : 'no content type'}; with curl add -H 'content-type: application/json')`,
+      ),
+      415,
+    )
+  })
+  const middleware: typeof parse = async (c, next) => {
+    if ((await c.req.text()).trim() === '') {
       if (options.emptyIs === undefined) {
         return c.json(errorBody('invalid_input', 'a JSON body is required'), 400)
       }
-      return validated(schema, options.emptyIs, c)
+      const defaults = validated(schema, options.emptyIs, c)
+      if (defaults instanceof Response) return defaults
+      c.req.addValidatedData('json', defaults as object)
+      return next()
     }
-    const type = c.req.header('content-type') ?? ''
-    if (!JSON_TYPE.test(type)) {
-      return c.json(
-        errorBody(
-          'unsupported_media_type',
-          `the body must be JSON sent with "content-type: application/json" (got ${type ? `"${echo(type, 60)}"` : 'no content type'}; with curl add -H 'content-type: application/json')`,
-        ),
-        415,
-      )
-    }
-    let parsed: unknown
     try {
-      parsed = JSON.parse(text)
+      return await parse(c, next)
     } catch (error) {
-      return c.json(
-        errorBody('invalid_json', `the body is not valid JSON: ${echo((error as Error).message)}`),
-        400,
-      )
+      // Hono's own parse failure, in the API's error shape.
+      if (
+        error instanceof HTTPException &&
+        error.status === 400 &&
+        /Malformed JSON/.test(error.message)
+      ) {
+        return c.json(errorBody('invalid_json', 'the body is not valid JSON'), 400)
+      }
+      throw error
     }
-    return validated(schema, parsed, c)
-  })
+  }
+  return middleware
 }
 
 function validated<T extends z.ZodType>(schema: T, input: unknown, c: Context) {

@@ -40,6 +40,9 @@ Database (migrate, run, history, validate, alerts, serve): --db URL, else DQ_DAT
 else SUPABASE_URL + SUPABASE_SERVICE_ROLE_KEY (a Supabase project through its API).
   postgres://user@host:5432/db   a PostgreSQL server
   pglite:memory | pglite:DIR     embedded PostgreSQL (PGlite)
+Checks run as the dq_monitor role (grant it usage and select on what they read);
+DQ_ALLOW_PRIVILEGED_LOGIN=1 runs them as a login that can do more than read and
+cannot become dq_monitor.
 
 Exit codes: 0 all checks pass or warn, 1 a check fails, 2 a check errors or the input is invalid.
 `

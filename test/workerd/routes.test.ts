@@ -50,6 +50,25 @@ describe('no secrets needed', () => {
     expect(body.error.message).toContain('DQ_API_TOKEN')
   })
 
+  it.each([
+    ['a space', 'has a space 0123456789'],
+    ['a "!"', 'exclamation!0123456789'],
+  ])(
+    'a DQ_API_TOKEN with %s (no bearer header can carry it) is a 500 naming it, never echoing it',
+    async (_, token) => {
+      const response = await requestWith(
+        { DQ_API_TOKEN: token, DQ_DATABASE_URL: NO_DATABASE_URL },
+        '/checks',
+        { headers: { Authorization: `Bearer ${token}` } },
+      )
+      expect(response.status).toBe(500)
+      const text = await response.text()
+      expect(JSON.parse(text).error).toMatchObject({ code: 'config' })
+      expect(JSON.parse(text).error.message).toMatch(/DQ_API_TOKEN: may hold only letters, digits/)
+      expect(text).not.toContain(token)
+    },
+  )
+
   it('a database URL that does not parse is a 500 JSON naming the binding, without the URL', async () => {
     const secret = 'postgres://dq:s3cret-pw@127.0.0.1:99999/app'
     const response = await requestWith(
