@@ -6,23 +6,12 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SEED_FILE } from '../db/migrations.ts'
 import { engines, openTestDatabase, type TestDatabase } from './support/databases.ts'
+import { freePort } from './support/ports.ts'
 
 const TOKEN = 'wrangler-dev-test-token-0123456789'
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-    server.on('error', reject)
-  })
-}
 
 const started: ChildProcess[] = []
 

@@ -5,7 +5,6 @@
 // Twenty times in a row, through the runner, `dq serve` and `dq run`.
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -14,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseCatalog } from '../../checks/catalog.ts'
 import { runChecks } from '../../checks/run-checks.ts'
 import { engines, useDatabase } from '../support/databases.ts'
+import { freePort } from '../support/ports.ts'
 
 const TIMES = 20
 const TOKEN = 'connection-test-token-0123456789'
@@ -44,17 +44,6 @@ async function killSlowCheck(admin: Sql): Promise<number> {
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
   return 0
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-    server.on('error', reject)
-  })
 }
 
 describe.runIf(engines().includes('postgres'))('a connection killed mid-check', () => {
