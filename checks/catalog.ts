@@ -15,6 +15,12 @@ import { z } from 'zod'
 import { PositiveDurationSchema } from '../kernel/duration.ts'
 import { DqError } from '../kernel/errors.ts'
 import { cron, type Severity, SeveritySchema, TimeoutSecondsSchema } from './fields.ts'
+import {
+  type Generated,
+  type GeneratorEntry,
+  GeneratorEntrySchema,
+  generatorId,
+} from './generate.ts'
 import { CheckSchema, type CheckSpec, kindOf } from './kinds/index.ts'
 import { DEFAULT_THRESHOLD, type Threshold, ThresholdSchema } from './threshold.ts'
 
@@ -39,15 +45,47 @@ const DefaultsSchema = z.strictObject({
   repeatInterval: PositiveDurationSchema.default(DEFAULTS.repeatInterval),
 })
 
+/** A check, or a generator of checks (`{ "generate": ... }`, checks/generate.ts). */
+const CatalogEntrySchema = z.unknown().transform((entry, ctx): CheckSpec | GeneratorEntry => {
+  const generator = typeof entry === 'object' && entry !== null && 'generate' in entry
+  const parsed = (generator ? GeneratorEntrySchema : CheckSchema).safeParse(entry)
+  if (!parsed.success) {
+    // Issues at the entry's own paths (checks[1].columns), whichever schema it is.
+    for (const issue of parsed.error.issues) {
+      ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path })
+    }
+    return z.NEVER
+  }
+  return parsed.data
+})
+
+const isGenerator = (entry: CheckSpec | GeneratorEntry): entry is GeneratorEntry =>
+  'generate' in entry
+
 const CatalogSchema = z
   .strictObject({
     $schema: z.string().optional(),
     defaults: DefaultsSchema.default(DEFAULTS),
-    checks: z.array(CheckSchema),
+    checks: z.array(CatalogEntrySchema),
   })
   .superRefine((catalog, ctx) => {
     const seen = new Map<string, number>()
-    catalog.checks.forEach((check, index) => {
+    catalog.checks.forEach((entry, index) => {
+      if (isGenerator(entry)) {
+        const id = generatorId(entry)
+        const first = seen.get(id)
+        if (first !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['checks', index, 'generate', 'name'],
+            message: `this generator's id "${id}" is already the name of checks[${first}]: give it another name template`,
+          })
+        } else {
+          seen.set(id, index)
+        }
+        return
+      }
+      const check = entry
       const metric = (check.threshold ?? catalog.defaults.threshold)?.metric
       if (metric === 'ratio' && !kindOf(check.kind)?.ratio) {
         ctx.addIssue({
@@ -70,8 +108,13 @@ const CatalogSchema = z
   })
 
 /** What users write (defaults and optional fields left out). */
-export type CatalogInput = z.input<typeof CatalogSchema>
+export type CatalogInput = {
+  $schema?: string
+  defaults?: z.input<typeof DefaultsSchema>
+  checks: (CheckInput | z.input<typeof GeneratorEntrySchema>)[]
+}
 export type CheckInput = z.input<typeof CheckSchema>
+export type Defaults = z.infer<typeof DefaultsSchema>
 
 /** A check with the catalog's defaults applied: what the runner executes. */
 export type ResolvedCheck = CheckSpec & {
@@ -82,9 +125,32 @@ export type ResolvedCheck = CheckSpec & {
   enabled: boolean
   tags: string[]
   repeatInterval: string
+  /** Set on checks generated from a table (checks/generate.ts). */
+  generated?: Generated
 }
 
-export type Catalog = { checks: ResolvedCheck[] }
+export type Catalog = {
+  /** The catalog's own checks, then (after expandCatalog) the generated ones. */
+  checks: ResolvedCheck[]
+  /** Generators, expanded against the database at every run (checks/generate.ts). */
+  generators: GeneratorEntry[]
+  defaults: Defaults
+}
+
+/** A check with the catalog's defaults applied. */
+export function applyDefaults(check: CheckSpec, defaults: Defaults): ResolvedCheck {
+  return {
+    ...check,
+    threshold: check.threshold ?? defaults.threshold ?? DEFAULT_THRESHOLD,
+    severity: check.severity ?? defaults.severity,
+    schedule: check.schedule ?? defaults.schedule,
+    timeoutSeconds: check.timeoutSeconds ?? defaults.timeoutSeconds,
+    enabled: check.enabled ?? true,
+    tags: check.tags ?? [],
+    repeatInterval: check.repeatInterval ?? defaults.repeatInterval,
+    ...((check.owner ?? defaults.owner) ? { owner: check.owner ?? defaults.owner } : {}),
+  }
+}
 
 /** `checks[1].columns[0]` from zod's path. */
 function formatPath(path: readonly PropertyKey[]): string {
@@ -111,17 +177,11 @@ export function parseCatalog(input: unknown, source = 'catalog'): Catalog {
   }
   const { defaults, checks } = parsed.data
   return {
-    checks: checks.map((check) => ({
-      ...check,
-      threshold: check.threshold ?? defaults.threshold ?? DEFAULT_THRESHOLD,
-      severity: check.severity ?? defaults.severity,
-      schedule: check.schedule ?? defaults.schedule,
-      timeoutSeconds: check.timeoutSeconds ?? defaults.timeoutSeconds,
-      enabled: check.enabled ?? true,
-      tags: check.tags ?? [],
-      repeatInterval: check.repeatInterval ?? defaults.repeatInterval,
-      ...((check.owner ?? defaults.owner) ? { owner: check.owner ?? defaults.owner } : {}),
-    })),
+    checks: checks
+      .filter((entry): entry is CheckSpec => !isGenerator(entry))
+      .map((check) => applyDefaults(check, defaults)),
+    generators: checks.filter(isGenerator),
+    defaults,
   }
 }
 

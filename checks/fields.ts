@@ -43,7 +43,7 @@ export type Severity = z.infer<typeof SeveritySchema>
 
 const NAME_PATTERN = /^[a-z][a-z0-9_]{0,62}$/
 
-const CheckNameSchema = z
+export const CheckNameSchema = z
   .string()
   .regex(
     NAME_PATTERN,
@@ -72,7 +72,11 @@ export const commonFields = {
 }
 
 /** The common fields only the runner and the policy read: stripped before the spec reaches SQL. */
-export const RUNNER_FIELDS = Object.keys(commonFields).filter((field) => field !== 'name')
+export const RUNNER_FIELDS = [
+  ...Object.keys(commonFields).filter((field) => field !== 'name'),
+  // Where a generated check came from (checks/generate.ts).
+  'generated',
+]
 
 /**
  * Incremental runs: between full runs, only rows whose `column` moved past

@@ -65,6 +65,19 @@ export async function runCheck(
     owner: check.owner ?? null,
     threshold: check.threshold,
   }
+  if (check.generated?.error) {
+    // A generated check its row could not make: said, never sent to the database.
+    return {
+      ...base,
+      status: 'error',
+      value: null,
+      details: {},
+      sample: [],
+      duration_ms: 0,
+      error: check.generated.error,
+      error_code: 'invalid_catalog',
+    }
+  }
   try {
     const measurement = await measureCheck(port, check, { timeoutSeconds: check.timeoutSeconds })
     return {

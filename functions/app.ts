@@ -17,9 +17,10 @@ import { z } from 'zod'
 import { databaseLabel } from '../alerts/config/index.ts'
 import { type NotifyOptions, notifyRun, notifySummary } from '../alerts/notify/index.ts'
 import { monitorStatus } from '../alerts/store/index.ts'
-import type { Catalog, ResolvedCheck } from '../checks/catalog.ts'
+import type { Catalog } from '../checks/catalog.ts'
+import { expandCatalog } from '../checks/generate.ts'
 import { type RunOptions, runChecks, runResultOf } from '../checks/run-checks.ts'
-import { selectChecks } from '../checks/select-checks.ts'
+import { type Selection, selectChecks } from '../checks/select-checks.ts'
 import { checkHistory, latestResults } from '../checks/store.ts'
 import { DqError, type ErrorCode } from '../kernel/errors.ts'
 import type { DatabasePort } from '../kernel/port.ts'
@@ -154,50 +155,51 @@ export function createApp(resolveServices: (c: Context) => Services | Promise<Se
   })
 
   app.get('/checks', async (c) => {
-    const { catalog, withDatabase } = c.var.services
-    const latest = await withDatabase((port) =>
-      latestResults(
-        port,
-        catalog.checks.map((check) => check.name),
-      ),
-    )
+    const { withDatabase } = c.var.services
+    const { checks, latest } = await withDatabase(async (port) => {
+      const { checks } = await expandCatalog(port, c.var.services.catalog)
+      const names = checks.map((check) => check.name)
+      return { checks, latest: await latestResults(port, names) }
+    })
     return c.json({
-      checks: catalog.checks.map((check) => ({
+      checks: checks.map((check) => ({
         name: check.name,
         kind: check.kind,
         severity: check.severity,
         tags: check.tags,
         enabled: check.enabled,
+        ...(check.generated ? { generated: check.generated } : {}),
         last: latest[check.name] ?? null,
       })),
     })
   })
 
   app.post('/checks/:name/run', limitBody, jsonBody(RunOneBody, { emptyIs: {} }), async (c) => {
-    const services = c.var.services
-    const checks = selectChecks(services.catalog, { names: [c.req.param('name')] })
     const { notify } = c.req.valid('json')
     return c.json(
-      await runAndNotify(services, checks, { trigger: 'http', singleFlight: 'reject' }, notify),
+      await runAndNotify(
+        c.var.services,
+        { names: [c.req.param('name')] },
+        { trigger: 'http', singleFlight: 'reject' },
+        notify,
+      ),
     )
   })
 
   app.post('/runs', limitBody, jsonBody(RunManyBody, { emptyIs: {} }), async (c) => {
-    const services = c.var.services
     const body = c.req.valid('json')
-    const checks = selectChecks(services.catalog, { names: body.checks, tags: body.tags })
-    unmatchedTags(services.catalog, body.tags ?? [])
-    if (checks.length === 0) {
-      throw new DqError('unknown_check', 'no enabled check to run: the catalog has none')
-    }
-    return c.json(await runAndNotify(services, checks, { trigger: 'http' }, body.notify))
+    const selection = { names: body.checks ?? [], tags: body.tags ?? [] }
+    return c.json(await runAndNotify(c.var.services, selection, { trigger: 'http' }, body.notify))
   })
 
   app.post('/history', limitBody, jsonBody(HistoryBody), async (c) => {
     const { catalog, withDatabase } = c.var.services
     const { check, limit } = c.req.valid('json')
-    selectChecks(catalog, { names: [check] }) // 404 for a name the catalog does not know
-    const results = await withDatabase((port) => checkHistory(port, check, limit))
+    const results = await withDatabase(async (port) => {
+      // 404 for a name the catalog (generated checks included) does not know.
+      selectChecks(await expandCatalog(port, catalog), { names: [check] })
+      return checkHistory(port, check, limit)
+    })
     return c.json({ check, results })
   })
 
@@ -233,7 +235,7 @@ export function createApp(resolveServices: (c: Context) => Services | Promise<Se
  */
 async function runAndNotify(
   services: Services,
-  checks: ResolvedCheck[],
+  selection: Selection,
   options: RunOptions,
   notify: boolean,
 ) {
@@ -246,6 +248,13 @@ async function runAndNotify(
     )
   }
   return services.withDatabase(async (port) => {
+    const catalog = await expandCatalog(port, services.catalog)
+    const checks = selectChecks(catalog, selection)
+    unmatchedTags(catalog, selection.tags ?? [])
+    if (checks.length === 0) {
+      throw new DqError('unknown_check', 'no enabled check to run: the catalog has none')
+    }
+    const whole = !selection.names?.length && !selection.tags?.length
     const run = await runChecks(port, checks, options)
     if (!run.recorded) {
       // The checks ran, but history and alerts did not see them: an error, with the results.
@@ -260,6 +269,7 @@ async function runAndNotify(
     const notified = await notifyRun(port, run, checks, {
       ...alerts,
       databaseLabel: databaseLabel(port.label, label),
+      ...(whole ? { catalogChecks: catalog.checks } : {}),
     })
     for (const problem of notified.problems) console.error(`dq-monitor: ${problem}`)
     return { ...runResultOf(run), notify: notifySummary(notified) }

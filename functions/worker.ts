@@ -21,6 +21,7 @@ import { recordHeartbeat } from '../alerts/heartbeat/index.ts'
 import { type NotifyOptions, notifyRun } from '../alerts/notify/index.ts'
 import { parseCatalog } from '../checks/catalog.ts'
 import { tickOf } from '../checks/cron.ts'
+import { expandCatalog } from '../checks/generate.ts'
 import { runChecks } from '../checks/run-checks.ts'
 import { dueChecks } from '../checks/schedule.ts'
 import { PgDatabase } from '../db/node-postgres.ts'
@@ -133,18 +134,17 @@ async function runScheduled(
   const slack = alertSettings(env)
   if (slack.problem) console.error(`dq-monitor: ${slack.problem}`)
   const at = tickOf(controller.cron, new Date(controller.scheduledTime))
-  const checks = dueChecks(catalog.checks, at)
-  if (checks.length === 0) {
-    // Says in the logs why a tick did nothing (its cron matches no check's schedule),
-    // and leaves the heartbeat: a quiet tick is not an outage.
-    console.log(`dq-monitor: no check is due at ${at.toISOString()} (cron "${controller.cron}")`)
-    const beat = await withDatabase(bindings, (port) =>
-      recordHeartbeat(port, { cron: controller.cron, at }),
-    )
-    for (const problem of beat.problems) console.error(`dq-monitor: ${problem}`)
-    return undefined
-  }
   return withDatabase(bindings, async (port) => {
+    const expanded = await expandCatalog(port, catalog)
+    const checks = dueChecks(expanded.checks, at)
+    if (checks.length === 0) {
+      // Says in the logs why a tick did nothing (its cron matches no check's schedule),
+      // and leaves the heartbeat: a quiet tick is not an outage.
+      console.log(`dq-monitor: no check is due at ${at.toISOString()} (cron "${controller.cron}")`)
+      const beat = await recordHeartbeat(port, { cron: controller.cron, at })
+      for (const problem of beat.problems) console.error(`dq-monitor: ${problem}`)
+      return undefined
+    }
     const run = await runChecks(port, checks, {
       trigger: 'cron',
       // The tick's time alone: two triggers firing in the same minute run the same checks.
@@ -156,6 +156,8 @@ async function runScheduled(
       webhooks: slack.webhooks,
       databaseLabel: databaseLabel(port.label, slack.label),
       heartbeat: { cron: controller.cron },
+      // A tick runs every check due; a check gone from the catalog resolves as removed.
+      catalogChecks: expanded.checks,
       ...deps,
     })
     return { ...run, notify }

@@ -3,7 +3,8 @@
 -- =============================================================================
 --
 -- WARNING: this file DESTROYS and recreates the schemas core, extracted,
--- breezeway and jobs (drop schema ... cascade). Never run it on a production
+-- breezeway and jobs (drop schema ... cascade), and drops and recreates the
+-- table reference.enrichment_workflow_registry. Never run it on a production
 -- database. It does not touch schema dq. It creates, or replaces,
 -- public.set_updated_at().
 --
@@ -712,6 +713,107 @@ analyze core.person_work_history, extracted.person_experience, extracted.company
         core.company_funding, breezeway.task_comments, breezeway.task_photos, jobs.raw_jobs,
         jobs.enriched_jobs;
 
+-- =============================================================================
+-- Section 6 of SCENARIOS.md: the enrichment registry lags the pipelines.
+-- reference.enrichment_workflow_registry lists 8 of the 13 extracted tables;
+-- the demo catalog generates one coverage_gap check per row that coalesces to
+-- core and is active (6 checks), and checks the registry is complete.
+--
+--   workflow                extracted (rows)   core holds
+--   person_profile          2,000              1,880 in core.people (i % 50 < 3 missing: 120)
+--   person_discovery        1,500              all, in core.people
+--   company_headcount         800              all, in core.company_headcount
+--   company_technographics  1,000              990 in core.company_technographics (i % 100 = 0 missing)
+--   job_postings              600              none: core.job_postings exists, empty
+--   company_news              300              core.company_news does not exist: that check errors
+--   person_contact            400              inactive: no check
+--   company_customers         250              does not coalesce: no check
+-- core.people also holds 500 keys no extracted table has. The new tables have
+-- no updated_at column: trigger discovery (incident 2) keeps its figures.
+-- Registry completeness: 13 tables in schema extracted, 5 not registered
+-- (companyenrich_company, linkedin_profile, linkedin_company, company_discovery,
+-- person_experience).
+-- =============================================================================
+
+create schema if not exists reference;
+
+create table extracted.person_profile (linkedin_url text primary key, full_name text);
+insert into extracted.person_profile
+select 'linkedin.com/in/profile-' || lpad(i::text, 5, '0'), 'Profile ' || i from generate_series(1, 2000) i;
+
+create table extracted.person_discovery (linkedin_url text primary key, headline text);
+insert into extracted.person_discovery
+select 'linkedin.com/in/discovery-' || lpad(i::text, 5, '0'), 'Discovered ' || i from generate_series(1, 1500) i;
+
+create table extracted.company_headcount (domain text primary key, headcount int);
+insert into extracted.company_headcount
+select 'headcount-' || lpad(i::text, 4, '0') || '.com', 10 + i % 500 from generate_series(1, 800) i;
+
+create table extracted.company_technographics (domain text primary key, technologies text[]);
+insert into extracted.company_technographics
+select 'techno-' || lpad(i::text, 4, '0') || '.com', array['postgres', 'redis'] from generate_series(1, 1000) i;
+
+create table extracted.job_postings (posting_url text primary key, title text);
+insert into extracted.job_postings
+select 'https://jobs.example.com/' || i, 'Role ' || i from generate_series(1, 600) i;
+
+create table extracted.company_news (domain text, headline text);
+insert into extracted.company_news
+select 'news-' || lpad((1 + i % 150)::text, 3, '0') || '.com', 'Headline ' || i from generate_series(1, 300) i;
+
+create table extracted.person_contact (linkedin_url text primary key, email text);
+insert into extracted.person_contact
+select 'linkedin.com/in/contact-' || lpad(i::text, 5, '0'), 'person' || i || '@example.com' from generate_series(1, 400) i;
+
+create table extracted.company_customers (domain text, customer text);
+insert into extracted.company_customers
+select 'customers-' || lpad(i::text, 3, '0') || '.com', 'Customer ' || i from generate_series(1, 250) i;
+
+create table core.people (id int generated always as identity primary key, linkedin_url text not null);
+insert into core.people (linkedin_url)
+select 'linkedin.com/in/profile-' || lpad(i::text, 5, '0') from generate_series(1, 2000) i where i % 50 >= 3
+union all
+select 'linkedin.com/in/discovery-' || lpad(i::text, 5, '0') from generate_series(1, 1500) i
+union all
+select 'linkedin.com/in/other-' || lpad(i::text, 5, '0') from generate_series(1, 500) i;
+create index people_linkedin_url_idx on core.people (linkedin_url);
+
+create table core.company_headcount (domain text primary key, headcount int);
+insert into core.company_headcount select domain, headcount from extracted.company_headcount;
+
+create table core.company_technographics (domain text primary key, technologies text[]);
+insert into core.company_technographics
+select domain, technologies from extracted.company_technographics
+where substring(domain from 'techno-(\d+)')::int % 100 <> 0;
+
+create table core.job_postings (posting_url text primary key, title text);
+
+drop table if exists reference.enrichment_workflow_registry;
+create table reference.enrichment_workflow_registry (
+  workflow_name     text primary key,
+  raw_table         text,
+  extracted_table   text,
+  core_table        text,
+  key_column        text,
+  key_type          text,
+  coalesces_to_core boolean not null default false,
+  is_active         boolean not null default true
+);
+insert into reference.enrichment_workflow_registry values
+  ('person_profile', 'raw.person_profile_payloads', 'extracted.person_profile', 'core.people', 'linkedin_url', 'text', true, true),
+  ('person_discovery', 'raw.person_discovery_payloads', 'extracted.person_discovery', 'core.people', 'linkedin_url', 'text', true, true),
+  ('company_headcount', 'raw.company_headcount_payloads', 'extracted.company_headcount', 'core.company_headcount', 'domain', 'text', true, true),
+  ('company_technographics', 'raw.company_technographics_payloads', 'extracted.company_technographics', 'core.company_technographics', 'domain', 'text', true, true),
+  ('job_postings', 'raw.job_postings_payloads', 'extracted.job_postings', 'core.job_postings', 'posting_url', 'text', true, true),
+  ('company_news', 'raw.company_news_payloads', 'extracted.company_news', 'core.company_news', 'domain', 'text', true, true),
+  ('person_contact', 'raw.person_contact_payloads', 'extracted.person_contact', 'core.people', 'linkedin_url', 'text', true, false),
+  ('company_customers', 'raw.company_customers_payloads', 'extracted.company_customers', null, 'domain', 'text', false, true);
+
+analyze extracted.person_profile, extracted.person_discovery, extracted.company_headcount,
+        extracted.company_technographics, extracted.job_postings, extracted.company_news,
+        core.people, core.company_headcount, core.company_technographics,
+        reference.enrichment_workflow_registry;
+
 -- -----------------------------------------------------------------------------
 -- The grants the README asks for: checks run as dq_monitor (created by the dq
 -- migration; created here too, so the seed also runs first), which reads and
@@ -726,8 +828,8 @@ begin
   end if;
   foreach role_name in array array['dq_monitor', 'service_role'] loop
     if to_regrole(role_name) is not null then
-      execute format('grant usage on schema core, extracted, breezeway, jobs to %I', role_name);
-      execute format('grant select on all tables in schema core, extracted, breezeway, jobs to %I', role_name);
+      execute format('grant usage on schema core, extracted, breezeway, jobs, reference to %I', role_name);
+      execute format('grant select on all tables in schema core, extracted, breezeway, jobs, reference to %I', role_name);
     end if;
   end loop;
 end

@@ -49,6 +49,8 @@ export type NotifyOptions = DeliveryOptions & {
   databaseLabel: string
   /** Scheduled runs: the cron expression that fired, for the monitor's own staleness. */
   heartbeat?: { cron: string }
+  /** The whole (expanded) catalog, when the run covers it: alerts of removed checks resolve. */
+  catalogChecks?: readonly ResolvedCheck[]
 }
 
 export type AlertSummary = Pick<Alert, 'dedup_key' | 'check' | 'transition' | 'status' | 'route'>
@@ -87,6 +89,7 @@ export async function notifyRun(
       const plan = await planRun(port, run, checks, {
         databaseLabel: options.databaseLabel,
         heartbeat: options.heartbeat,
+        catalogChecks: options.catalogChecks,
         criticalRoute: Boolean(options.webhooks?.critical),
       })
       // Alerts off: only the heartbeat is kept (state stays what on-call was last told).

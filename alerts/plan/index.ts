@@ -35,6 +35,11 @@ export type PlanOptions = {
   criticalRoute: boolean
   /** Decide as if nothing had been told yet (preview --all). */
   ignoreState?: boolean
+  /**
+   * The whole (expanded) catalog, when this run covers it: open alerts of
+   * checks not in it resolve as removed.
+   */
+  catalogChecks?: readonly ResolvedCheck[] | undefined
 }
 
 /** Reads state and decides, writing nothing: what a run would send. */
@@ -51,6 +56,13 @@ export async function planRun(
     STALE_KEY,
   ]
   const states = options.ignoreState ? [] : await alertStates(port, keys)
+  const known = options.catalogChecks && new Set(options.catalogChecks.map((c) => c.name))
+  const removed =
+    known && !options.ignoreState
+      ? (await alertStates(port)).filter(
+          (state) => state.check !== null && !known.has(state.check) && state.status !== 'pass',
+        )
+      : []
   const monitor = heartbeat
     ? await monitorStatus(port, { asOf: run.started_at, excludeRun: run.run_id })
     : undefined
@@ -61,6 +73,7 @@ export async function planRun(
     at,
     criticalRoute: options.criticalRoute,
     ...(monitor ? { monitor } : {}),
+    removed,
   })
   const messages = renderMessages(decision.alerts, {
     run_id: run.run_id,

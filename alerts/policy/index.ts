@@ -76,6 +76,8 @@ export type Alert = {
   result: CheckResult | null
   /** Stale alert: the last run before the gap, and the interval expected. */
   down?: { since: string; until: string; interval_seconds: number }
+  /** Resolved because the check is no longer in the catalog (or its registry row is gone). */
+  removed?: true
 }
 
 export type Decision = { alerts: Alert[]; states: AlertStateUpdate[] }
@@ -91,6 +93,11 @@ export type PolicyInput = {
   criticalRoute: boolean
   /** Scheduled runs: the monitor's heartbeat before this run. */
   monitor?: MonitorStatus
+  /**
+   * Open alerts of checks no longer in the catalog (a run over the whole
+   * catalog knows): they resolve as removed, once.
+   */
+  removed?: readonly AlertState[]
 }
 
 export function dedupKey(check: string, kind: Exclude<AlertKind, 'stale'>): string {
@@ -162,6 +169,37 @@ export function decideAlerts(input: PolicyInput): Decision {
   if (stale) {
     alerts.push(stale.alert)
     states.push(stale.state)
+  }
+
+  for (const gone of input.removed ?? []) {
+    if (gone.status === 'pass' || gone.alert_kind === 'stale' || byName.has(gone.check ?? ''))
+      continue
+    if (Date.parse(gone.observed_at) > at.getTime()) continue
+    const now = at.toISOString()
+    states.push({
+      dedup_key: gone.dedup_key,
+      check: gone.check,
+      alert_kind: gone.alert_kind,
+      status: 'pass',
+      opened_at: null,
+      last_notified_at: now,
+      observed_at: now,
+      expected_version: gone.version,
+    })
+    alerts.push({
+      dedup_key: gone.dedup_key,
+      alert_kind: gone.alert_kind,
+      transition: 'resolved',
+      check: gone.check,
+      status: 'pass',
+      previous: gone.status,
+      severity: 'warning',
+      route: 'default',
+      opened_at: gone.opened_at,
+      last_notified_at: gone.last_notified_at,
+      result: null,
+      removed: true,
+    })
   }
 
   for (const result of input.results) {

@@ -9,6 +9,7 @@
  */
 import { alertConfig, databaseLabel } from '../../alerts/config/index.ts'
 import { previewAlerts } from '../../alerts/plan/index.ts'
+import { expandCatalog } from '../../checks/generate.ts'
 import { loadCatalog } from '../../checks/load-catalog.ts'
 import { CATALOG_HELP, type Command, DATABASE_HELP, withDatabase } from './context.ts'
 import { slackMessageText } from './output.ts'
@@ -35,7 +36,8 @@ Options:
     io.stderr.write(`dq alerts preview: catalog ${catalog.path}\n`)
     const config = alertConfig(io.env)
     return withDatabase(flags, io, async (port) => {
-      const plan = await previewAlerts(port, catalog.checks, {
+      const { checks } = await expandCatalog(port, catalog)
+      const plan = await previewAlerts(port, checks, {
         databaseLabel: databaseLabel(port.label, config.label),
         criticalRoute: Boolean(config.webhooks?.critical),
         all: flags.all ?? false,

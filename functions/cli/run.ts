@@ -16,6 +16,7 @@ import {
 } from '../../alerts/config/index.ts'
 import { type NotifyOutcome, notifyRun, notifySummary } from '../../alerts/notify/index.ts'
 import type { ResolvedCheck } from '../../checks/catalog.ts'
+import { expandCatalog } from '../../checks/generate.ts'
 import { loadCatalog } from '../../checks/load-catalog.ts'
 import { exitCodeFor } from '../../checks/result.ts'
 import { type RunOutcome, runChecks, runResultOf } from '../../checks/run-checks.ts'
@@ -61,7 +62,9 @@ not run, the run was not recorded, or the input is invalid.
   async run(flags, io) {
     const catalog = await loadCatalog({ path: flags.catalog, env: io.env })
     io.stderr.write(`dq run: catalog ${catalog.path}\n`)
-    const checks = selectChecks(catalog, { names: flags.check, tags: flags.tag })
+    // Names are checked before any database is opened, unless a generator may make them.
+    if (catalog.generators.length === 0)
+      selectChecks(catalog, { names: flags.check, tags: flags.tag })
     // A --notify with nowhere to post is invalid input: said before anything runs.
     const alerts = flags.notify ? alertConfig(io.env) : { label: configuredLabel(io.env) }
     if (flags.notify && !alerts.webhooks) {
@@ -71,7 +74,11 @@ not run, the run was not recorded, or the input is invalid.
       )
     }
     return withDatabase(flags, io, async (port) => {
+      const expanded = await expandCatalog(port, catalog)
+      const checks = selectChecks(expanded, { names: flags.check, tags: flags.tag })
+      const whole = !flags.check?.length && !flags.tag?.length
       const report = await runAndReport(port, checks, io, {
+        ...(whole ? { catalogChecks: expanded.checks } : {}),
         json: flags.json ?? false,
         ...('webhooks' in alerts && alerts.webhooks ? { webhooks: alerts.webhooks } : {}),
         ...(alerts.label ? { label: alerts.label } : {}),
@@ -92,6 +99,8 @@ export type ReportOptions = {
   label?: string
   /** The name in messages: "dq run" or "dq demo". */
   command?: string
+  /** The whole (expanded) catalog, when the run covers it: alerts of checks no longer in it resolve as removed. */
+  catalogChecks?: readonly ResolvedCheck[]
 }
 
 /** Runs, records, notifies when asked, prints; the exit code follows the checks. */
@@ -121,6 +130,7 @@ export async function runAndReport(
     const notified = await notifyRun(port, outcome, checks, {
       webhooks: options.webhooks,
       databaseLabel: databaseLabel(port.label, options.label),
+      ...(options.catalogChecks ? { catalogChecks: options.catalogChecks } : {}),
     })
     io.stderr.write(notifyLines(notified, command))
     return notified

@@ -9,6 +9,7 @@
  * ```
  */
 import type { Catalog } from '../../checks/catalog.ts'
+import { expandCatalog, generatorId } from '../../checks/generate.ts'
 import { loadCatalog } from '../../checks/load-catalog.ts'
 import { indexAdvice, validateCheck } from '../../checks/store.ts'
 import { messageOf } from '../../kernel/errors.ts'
@@ -27,7 +28,8 @@ export const validate: Command = {
   help: `Usage: dq validate [--catalog FILE] [--db URL]
 
 Checks a catalog against the schema: every error names its field, e.g.
-checks[1].columns. With a database (--db, DQ_DATABASE_URL or SUPABASE_*), also
+checks[1].columns. With a database, also lists the checks each generator
+expands to (--db, DQ_DATABASE_URL or SUPABASE_*), also
 plans every check there (tables, columns and expressions must resolve) without
 reading any rows, and warns when an incremental check lacks an index it needs
 (with the CREATE INDEX to add).
@@ -40,10 +42,19 @@ Exit codes: 0 valid, 2 invalid (the catalog, or a check that does not resolve).
 `,
   options: ['catalog', 'db'],
   async run(flags, io) {
-    const catalog = await loadCatalog({ path: flags.catalog, env: io.env })
-    io.stdout.write(`${catalog.path}: ${catalog.checks.length} checks, schema OK\n`)
-    if (!databaseConfigured(flags, io)) return 0 // schema only: no database given
+    const loaded = await loadCatalog({ path: flags.catalog, env: io.env })
+    const generators = loaded.generators.length
+    io.stdout.write(
+      `${loaded.path}: ${loaded.checks.length} checks${generators ? ` and ${generators} generator${generators === 1 ? '' : 's'}` : ''}, schema OK\n`,
+    )
+    if (!databaseConfigured(flags, io)) {
+      if (generators)
+        io.stdout.write('  (generators expand against a database: give --db to see their checks)\n')
+      return 0 // schema only: no database given
+    }
     return withDatabase(flags, io, async (port) => {
+      const catalog = await expandCatalog(port, loaded)
+      for (const line of expansionLines(catalog)) io.stdout.write(`${line}\n`)
       const failures = await unresolved(port, catalog)
       for (const { check, error } of failures) io.stdout.write(`  ${check}: ${error}\n`)
       const skip = new Set(failures.map((failure) => failure.check))
@@ -60,9 +71,30 @@ Exit codes: 0 valid, 2 invalid (the catalog, or a check that does not resolve).
   },
 }
 
+/** What each generator expanded to: one line per generated check, with its row. */
+function expansionLines(catalog: Catalog): string[] {
+  const lines: string[] = []
+  for (const entry of catalog.generators) {
+    const by = generatorId(entry)
+    const made = catalog.checks.filter((check) => check.generated?.by === by)
+    lines.push(
+      `${by} (from ${entry.generate.from}): ${made.length} check${made.length === 1 ? '' : 's'}`,
+    )
+    for (const check of made) {
+      const row = JSON.stringify(check.generated?.row ?? {})
+      lines.push(`  ${check.name}  ${row.length > 160 ? `${row.slice(0, 160)}…` : row}`)
+    }
+  }
+  return lines
+}
+
 async function unresolved(port: DatabasePort, catalog: Catalog) {
   const failures: { check: string; error: string }[] = []
   for (const check of catalog.checks) {
+    if (check.generated?.error) {
+      failures.push({ check: check.name, error: check.generated.error })
+      continue
+    }
     try {
       await validateCheck(port, check, { timeoutSeconds: check.timeoutSeconds })
     } catch (error) {

@@ -200,6 +200,7 @@ const EMOJI: Record<Status, string> = {
 }
 
 function shortLabel(a: Alert): string {
+  if (a.removed) return 'removed'
   if (a.transition === 'resolved') return a.alert_kind === 'error' ? 'runs again' : 'recovered'
   return `${a.status.toUpperCase()}${a.transition === 'reminder' ? ', still' : ', new'}`
 }
@@ -213,6 +214,9 @@ function title(a: Alert, at: string): string {
   const STATUS = a.status.toUpperCase()
   const lasted = (from: string | null) =>
     from ? ` for ${formatDuration(Date.parse(at) - Date.parse(from))}` : ''
+  if (a.removed) {
+    return `:heavy_minus_sign: ${name} is no longer checked: it left the catalog, or its registry row is gone (was ${a.previous.toUpperCase()}${lasted(a.opened_at)}); this alert is closed`
+  }
   if (a.transition === 'resolved') {
     return a.alert_kind === 'error'
       ? `${EMOJI.pass} ${name} runs again (it could not run${lasted(a.opened_at)}); now ${a.result?.status.toUpperCase() ?? 'PASS'}`
@@ -268,6 +272,8 @@ function alertText(a: Alert, description: string | undefined, at: string): strin
     ].join('\n')
   }
   const r = a.result
+  // A removed check cannot be reproduced: its title says all there is.
+  if (a.removed) return title(a, at)
   const lines = [title(a, at)]
   // Plain, not italic: descriptions name columns like experience_key, and "_" would end the italics.
   if (description) lines.push(escapeText(truncate(description, 300)))

@@ -1,0 +1,201 @@
+/**
+ * Checks generated from a table: a catalog entry
+ * `{ "generate": { "name", "from", "where"?, "check" } }` expands, at every
+ * run, inside the database and read-only (`dq.expand_generator`,
+ * supabase/schemas/26_generators.sql), to one check per row of `from`. A
+ * `{column}` placeholder is the whole value of a field and is written as a
+ * quoted identifier, never as SQL text. A row that cannot make a valid check
+ * (a value that is not a name, a NULL, a name two rows share, a name a
+ * catalog check has) gives that one check an `error`; the others run.
+ *
+ * @example
+ * ```ts
+ * const catalog = await expandCatalog(port, await loadCatalog({ path }))
+ * catalog.checks.filter((c) => c.generated) // one per registry row
+ * ```
+ */
+import { z } from 'zod'
+import { messageOf } from '../kernel/errors.ts'
+import { parseReply } from '../kernel/parse.ts'
+import type { DatabasePort } from '../kernel/port.ts'
+import { applyDefaults, type Catalog, type ResolvedCheck } from './catalog.ts'
+import { CheckNameSchema, predicate, table } from './fields.ts'
+import { CheckSchema } from './kinds/index.ts'
+
+const PLACEHOLDER = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g
+const WHOLE_PLACEHOLDER = /^\{([A-Za-z_][A-Za-z0-9_]*)\}$/
+
+/** What a generated check carries: where it came from. */
+export type Generated = {
+  /** The generator's id (`generate_<name template without placeholders>`). */
+  by: string
+  /** The table it was generated from. */
+  from: string
+  /** That table's row, as the database gave it. */
+  row: Record<string, unknown>
+  /** Why this row makes no valid check (the check is then an error, without a database call). */
+  error?: string
+}
+
+/** Where a placeholder sits inside a longer string (refused: it would be SQL text). */
+function partialPlaceholders(value: unknown, path: string[]): string[][] {
+  if (Array.isArray(value))
+    return value.flatMap((v, i) => partialPlaceholders(v, [...path, String(i)]))
+  if (value && typeof value === 'object') {
+    return Object.entries(value).flatMap(([key, v]) => partialPlaceholders(v, [...path, key]))
+  }
+  if (
+    typeof value === 'string' &&
+    !WHOLE_PLACEHOLDER.test(value) &&
+    /\{[A-Za-z_][A-Za-z0-9_]*\}/.test(value)
+  ) {
+    return [path]
+  }
+  return []
+}
+
+/** A check template with dummy identifiers in its placeholders, for validating it before any row. */
+function withDummies(value: unknown, path: string[]): unknown {
+  if (Array.isArray(value)) return value.map((v, i) => withDummies(v, [...path, String(i)]))
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, v]) => [key, withDummies(v, [...path, key])]),
+    )
+  }
+  if (typeof value === 'string' && WHOLE_PLACEHOLDER.test(value)) {
+    return path.at(-1) === 'table' ? 'generated.placeholder' : 'placeholder'
+  }
+  return value
+}
+
+export const GeneratorEntrySchema = z.strictObject({
+  generate: z
+    .strictObject({
+      name: z
+        .string()
+        .regex(
+          /^[A-Za-z0-9_{}]+$/,
+          'must be a name template such as "{workflow_name}_to_core_gap": letters, digits, "_" and {column} placeholders',
+        )
+        .refine((name) => /\{[A-Za-z_][A-Za-z0-9_]*\}/.test(name), {
+          message: 'must hold at least one {column} placeholder: each row needs its own name',
+        }),
+      from: table,
+      where: predicate.optional(),
+      check: z.record(z.string(), z.unknown()),
+    })
+    .superRefine((generate, ctx) => {
+      const template = { ...generate.check, name: 'placeholder_check' }
+      const parsed = CheckSchema.safeParse(withDummies(template, []))
+      if (!parsed.success) {
+        for (const issue of parsed.error.issues) {
+          ctx.addIssue({ code: 'custom', message: issue.message, path: ['check', ...issue.path] })
+        }
+      }
+      if ('name' in generate.check) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['check', 'name'],
+          message: 'goes in generate.name (a template), not in generate.check',
+        })
+      }
+      for (const path of partialPlaceholders(generate.check, [])) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['check', ...path],
+          message:
+            'a {column} placeholder must be the whole value of a field (it becomes a quoted identifier), never part of an expression',
+        })
+      }
+    }),
+})
+export type GeneratorEntry = z.infer<typeof GeneratorEntrySchema>
+
+/** A generator's id: "generate_" and its name template without placeholders ("generate_to_core_gap"). */
+export function generatorId(entry: GeneratorEntry): string {
+  const rest = entry.generate.name
+    .replace(PLACEHOLDER, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9_]+/g, '_')
+    .replace(/^_+|_+$/g, '')
+  return CheckNameSchema.parse(`generate${rest ? `_${rest}` : ''}`.slice(0, 63))
+}
+
+const ExpansionSchema = z.array(
+  z.object({
+    name: z.string(),
+    row: z.record(z.string(), z.unknown()),
+    spec: z.record(z.string(), z.unknown()).nullable(),
+    error: z.string().nullable(),
+  }),
+)
+
+/**
+ * The catalog with every generator expanded against the database, its checks
+ * after the catalog's own. A generator that cannot expand at all (its `from`
+ * does not exist) is one check in error, named by its id.
+ */
+export async function expandCatalog<C extends Catalog>(port: DatabasePort, catalog: C): Promise<C> {
+  if (catalog.generators.length === 0) return catalog
+  const taken = new Set(catalog.checks.map((check) => check.name))
+  const generated: ResolvedCheck[] = []
+  for (const entry of catalog.generators) {
+    const by = generatorId(entry)
+    const from = entry.generate.from
+    const kind = String(entry.generate.check.kind)
+    const failed = (name: string, row: Record<string, unknown>, error: string) =>
+      invalidCheck(catalog, { name, kind, generated: { by, from, row, error } })
+    let expansion: z.infer<typeof ExpansionSchema>
+    try {
+      expansion = parseReply(
+        ExpansionSchema,
+        await port.call(
+          'expand_generator',
+          { generator: entry.generate },
+          { readOnly: { timeoutSeconds: 60 } },
+        ),
+        'generated checks',
+      )
+    } catch (error) {
+      generated.push(failed(by, {}, `generator ${by} could not expand: ${messageOf(error)}`))
+      continue
+    }
+    for (const { name, row, spec, error } of expansion) {
+      if (error !== null || spec === null) {
+        generated.push(failed(name, row, error ?? 'no check'))
+      } else if (taken.has(name)) {
+        generated.push(
+          failed(
+            name,
+            row,
+            `generated name "${name}" is already the name of a check in the catalog`,
+          ),
+        )
+      } else {
+        const parsed = CheckSchema.safeParse({ ...spec, name })
+        generated.push(
+          parsed.success
+            ? { ...applyDefaults(parsed.data, catalog.defaults), generated: { by, from, row } }
+            : failed(
+                name,
+                row,
+                parsed.error.issues
+                  .map((i) => `generate.check.${i.path.join('.')}: ${i.message}`)
+                  .join('; '),
+              ),
+        )
+      }
+      taken.add(name)
+    }
+  }
+  return { ...catalog, checks: [...catalog.checks, ...generated] }
+}
+
+/** A generated check that cannot run: resolved with the defaults, its error carried along. */
+function invalidCheck(
+  catalog: Catalog,
+  check: { name: string; kind: string; generated: Generated },
+): ResolvedCheck {
+  // Only its name, kind, defaults and error are read: the runner never sends it to the database.
+  return applyDefaults(check as never, catalog.defaults)
+}
