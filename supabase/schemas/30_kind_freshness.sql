@@ -93,8 +93,10 @@ $$;
 -- rows whose time is NULL (nothing to compare). A NULL key never matches,
 -- nor does a composite key with a NULL field (as in coverage_gap).
 -- One pass: a LEFT JOIN to the target when a unique index covers its key,
--- else to the target grouped by key (its newest time). The sample, the first
--- 5 rows behind, is a second query that stops at the 5th.
+-- else to the target grouped by key (its newest time). A matched target key
+-- equals a source key that is not NULL, so "dq_tkey is not null" says the
+-- source row found its target. The sample, the first 5 rows behind, is a
+-- second query that stops at the 5th.
 create or replace function dq.freshness_pairwise(spec jsonb)
 returns jsonb
 language plpgsql
@@ -129,10 +131,10 @@ begin
     source_key, source_time, source, source_where,
     case when grace is null then 'true' else format('(%s) < now() - %L::interval', source_time, grace) end);
   if dq.has_unique_index((spec #>> '{target,table}')::regclass, array[target_key]) then
-    target_rows_sql := format('select (%s) as dq_tkey, (%s)::timestamptz as dq_ttime, true as dq_found from %s as dq_tgt where (%s)',
+    target_rows_sql := format('select (%s) as dq_tkey, (%s)::timestamptz as dq_ttime from %s as dq_tgt where (%s)',
       target_key, target_time, target, target_where);
   else
-    target_rows_sql := format('select (%s) as dq_tkey, max((%s)::timestamptz) as dq_ttime, true as dq_found from %s as dq_tgt where (%s) group by 1',
+    target_rows_sql := format('select (%s) as dq_tkey, max((%s)::timestamptz) as dq_ttime from %s as dq_tgt where (%s) group by 1',
       target_key, target_time, target, target_where);
   end if;
   joined_sql := format('(%s) dq_s left join (%s) dq_m on %sdq_m.dq_tkey = dq_s.dq_key',
@@ -140,8 +142,8 @@ begin
 
   execute format($q$
     select count(*) as source_rows,
-           count(*) filter (where dq_m.dq_found and (dq_m.dq_ttime is null or dq_m.dq_ttime < dq_s.dq_stime)) as behind,
-           count(*) filter (where dq_m.dq_found is null) as missing_target,
+           count(*) filter (where dq_m.dq_tkey is not null and (dq_m.dq_ttime is null or dq_m.dq_ttime < dq_s.dq_stime)) as behind,
+           count(*) filter (where dq_m.dq_tkey is null) as missing_target,
            max(dq_s.dq_stime - dq_m.dq_ttime) filter (where dq_m.dq_ttime < dq_s.dq_stime) as max_lag
     from %s
   $q$, joined_sql)
@@ -154,7 +156,7 @@ begin
                                                    'lag_seconds', round(extract(epoch from dq_stime - dq_ttime), 3))), '[]')
       from (
         select dq_s.dq_key, dq_s.dq_stime, dq_m.dq_ttime from %2$s
-        where dq_m.dq_found and (dq_m.dq_ttime is null or dq_m.dq_ttime < dq_s.dq_stime)
+        where dq_m.dq_tkey is not null and (dq_m.dq_ttime is null or dq_m.dq_ttime < dq_s.dq_stime)
         limit 5
       ) behind
     $q$, dq.column_label(source_key), joined_sql)

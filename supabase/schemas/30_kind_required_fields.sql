@@ -55,11 +55,15 @@ begin
           field.n - 1, label, array_position(labels, label) - 1);
     end if;
     labels := labels || label;
-    -- Text types (the string category, domains over them included) can be blank.
+    -- Text types (the string category, domains over them included) can be
+    -- blank: empty, or spaces only. Only a value that starts with a space is
+    -- trimmed, so btrim() (a copy of each value) runs on a few rows, not all;
+    -- collate "C" keeps = and LIKE byte-wise whatever the column's collation.
     select coalesce(nullif(t.typbasetype, 0), t.oid) into base_type
     from pg_type t where t.oid = dq.expression_type(source, expr);
     if blank and (select t.typcategory = 'S' from pg_type t where t.oid = base_type) then
-      tests := tests || format('((%1$s) is null or btrim((%1$s)::text) = %2$L)', expr, '');
+      tests := tests || format('((%1$s) is null or %2$s = %3$L or (%2$s like %4$L and btrim(%2$s) = %3$L))',
+        expr, format('((%s)::text collate "C")', expr), '', ' %');
     else
       tests := tests || format('((%s) is null)', expr);
     end if;
