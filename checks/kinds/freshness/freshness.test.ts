@@ -66,6 +66,12 @@ insert into fr.companies values
 create table fr.companies_unique (k text primary key, updated_at timestamptz);
 insert into fr.companies_unique select k, updated_at from fr.companies where live;
 
+-- Composite keys: a NULL field never matches, though the target holds an equal row.
+create table fr.pair_src (a int, b int, at timestamptz);
+insert into fr.pair_src values (1, 1, now() - interval '1 hour'), (2, null, now() - interval '1 hour');
+create table fr.pair_tgt (a int, b int, at timestamptz);
+insert into fr.pair_tgt values (1, 1, now() - interval '2 hours'), (2, null, now());
+
 -- Dates and plain timestamps compare as instants.
 create table fr.daily (k text, day date);
 insert into fr.daily values ('k1', current_date + 1), ('k2', current_date - 1);
@@ -353,6 +359,14 @@ describe.each(engines())('freshness on %s', (engine) => {
       })
       // k1's day is tomorrow (after its payload); k2's is yesterday.
       expect(m.details).toMatchObject({ source_rows: 7, behind: 1, missing_target: 5 })
+    })
+
+    it('a composite key with a NULL field never matches: no target row', async () => {
+      const m = await run({
+        source: { table: 'fr.pair_src', key: 'row(a, b)', time: 'at' },
+        target: { table: 'fr.pair_tgt', key: 'row(a, b)', time: 'at' },
+      })
+      expect(m.details).toMatchObject({ source_rows: 2, behind: 1, missing_target: 1 })
     })
 
     it('an empty source: ratio 0, no lag', async () => {
