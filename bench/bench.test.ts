@@ -40,6 +40,10 @@ describe.skipIf(!engines().includes('postgres'))('npm run bench at scale 0.0005'
       'coverage_gap_unique_target',
       'raw_vs_enriched',
       'trigger',
+      'required_fields',
+      'freshness_table',
+      'freshness_table_indexed',
+      'freshness_pairwise',
       'incremental_stale_keys',
       'incremental_duplicates',
       'incremental_coverage_gap',
@@ -47,6 +51,7 @@ describe.skipIf(!engines().includes('postgres'))('npm run bench at scale 0.0005'
     expect(report.environment.settings).toHaveProperty('max_parallel_workers_per_gather')
     expect(report.row_counts['core.person_work_history']).toBe(1300)
     expect(report.row_counts['breezeway.task_comments']).toBe(5000)
+    expect(report.row_counts['core.lead_profiles']).toBe(500)
     for (const c of report.cases) {
       expect(c.contenders[0]?.role).toBe('dq')
       expect(c.contenders[0]?.vs_dq).toBe(1)
@@ -72,6 +77,19 @@ describe.skipIf(!engines().includes('postgres'))('npm run bench at scale 0.0005'
     expect(stale['dq stale_keys']).toContain(
       `mismatched ${stale['naive split (formula per FILTER)']?.replace('mismatched ', '')},`,
     )
+    const required = answers('required_fields')
+    const pass = required['one count(*) pass, same predicates']?.replace('missing_any ', '')
+    expect(required['dq required_fields']).toBe(`missing_any ${pass}, rows 500`)
+    const nulls = required['one count(*) pass, same predicates, blank: false']?.replace(
+      'missing_any ',
+      '',
+    )
+    expect(required['dq required_fields, blank: false']).toBe(`missing_any ${nulls}, rows 500`)
+    // 500 rows with the seed's pattern: as many NULLs per field as the moduli say.
+    expect(required['dbt not_null × 5 (one query per column)']).toBe('failures 13, 50, 20, 62, 31')
+    const pairwise = answers('freshness_pairwise')
+    const behind = pairwise['plain join, same shape']?.replace('behind ', '')
+    expect(pairwise['dq freshness, pairwise']).toContain(`behind ${behind},`)
     for (const id of [
       'incremental_stale_keys',
       'incremental_duplicates',

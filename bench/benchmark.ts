@@ -100,6 +100,7 @@ const TABLES = [
   'extracted.person_experience',
   'jobs.raw_jobs',
   'jobs.enriched_jobs',
+  'core.lead_profiles',
 ]
 
 /** Runs every case (or `only` those) and returns the report; `log` gets progress lines. */
@@ -239,11 +240,15 @@ function evaluate(
 /** A function that runs the contender once, after any setup it needs. */
 async function prepare(contender: Contender, context: Context): Promise<() => Promise<Outcome>> {
   if (contender.role !== 'dq') {
-    const query = contender.sql
+    // Several queries (one per column, as dbt runs its tests) run one after another.
+    const queries = typeof contender.sql === 'string' ? [contender.sql] : contender.sql
     return async () => {
-      const [row] = await context.sql.unsafe(query)
-      const first = row ? Object.values(row)[0] : null
-      return { answer: `${contender.answer} ${formatValue(first)}` }
+      const firsts: unknown[] = []
+      for (const query of queries) {
+        const [row] = await context.sql.unsafe(query)
+        firsts.push(row ? Object.values(row)[0] : null)
+      }
+      return { answer: `${contender.answer} ${firsts.map(formatValue).join(', ')}` }
     }
   }
   const [check] = parseCatalog(

@@ -29,7 +29,13 @@ export type Contender =
       /** Incremental: start from a watermark of CHANGED_SINCE, as if the last run came before an hour of writes. */
       fromWatermark?: boolean
     }
-  | { label: string; role: Exclude<Role, 'dq'>; sql: string; answer: string }
+  | {
+      label: string
+      role: Exclude<Role, 'dq'>
+      /** One query, or several run one after another (timed together). */
+      sql: string | string[]
+      answer: string
+    }
 
 /** contender A's median / contender B's median, at most `max` (or at least `min`). */
 export type RatioTarget = {
@@ -82,6 +88,41 @@ const sodaDuplicateCount = (table: string, columns: string[], where?: string) =>
     where ${[...columns.map((c) => `${c} is not null`), ...(where ? [where] : [])].join(' and ')}
     group by ${columns.join(', ')}
   ) select count(*) from frequencies where frequency > 1`
+
+/** dbt-core not_null: one query per column. */
+const dbtNotNull = (model: string, column: string) =>
+  dbtTest(`select ${column} from ${model} where ${column} is null`)
+
+/** dbt source freshness (dbt-postgres): the newest loaded_at and the time it was taken. */
+const dbtSourceFreshness = (source: string, loadedAt: string) =>
+  `select max(${loadedAt}) as max_loaded_at, now() as snapshotted_at from ${source}`
+
+/** The API-required fields of core.lead_profiles (SCENARIOS.md section 7). */
+const LEAD_FIELDS = [
+  'company_name',
+  'company_country',
+  'person_country',
+  'matched_job_function',
+  'matched_seniority',
+]
+/**
+ * A field missing as required_fields counts it, in the SQL it builds: NULL,
+ * or (blank: true) text that is empty or only spaces, trimmed only when it
+ * starts with a space. `naive` spells the blank test as people do.
+ */
+const missing = (field: string, blank: 'prefix' | 'naive' | false) => {
+  const text = `((${field})::text collate "C")`
+  if (blank === 'prefix') {
+    return `((${field}) is null or ${text} = '' or (${text} like ' %' and btrim(${text}) = ''))`
+  }
+  return blank === 'naive' ? `(${field} is null or btrim(${field}) = '')` : `((${field}) is null)`
+}
+/** One count(*) pass with the given predicates: each field, and any. */
+const countPass = (table: string, blank: 'prefix' | 'naive' | false) =>
+  `select count(*) filter (where ${LEAD_FIELDS.map((f) => missing(f, blank)).join(' or ')}) as missing_any,
+          ${LEAD_FIELDS.map((f) => `count(*) filter (where ${missing(f, blank)})`).join(', ')},
+          count(*) as rows
+   from ${table}`
 
 /** dbt-core relationships: child rows whose value has no parent row. */
 const dbtRelationships = (child: string, from: string, parent: string, to: string) =>
@@ -496,6 +537,137 @@ export function benchCases(sizes: Sizes): BenchCase[] {
       ],
       targets: [{ description: 'dq trigger < 100 ms', of: 'dq trigger', maxMs: 100 }],
     },
+    {
+      id: 'required_fields',
+      kind: 'required_fields',
+      title: `required_fields: core.lead_profiles, 5 text fields, ${n(sizes.leadProfiles)} rows (29 % missing one)`,
+      contenders: [
+        {
+          label: 'dq required_fields',
+          role: 'dq',
+          answer: ['missing_any', 'rows'],
+          check: {
+            name: 'bench_lead_profiles_required_fields',
+            kind: 'required_fields',
+            table: 'core.lead_profiles',
+            fields: LEAD_FIELDS,
+          },
+        },
+        {
+          label: 'dq required_fields, blank: false',
+          role: 'dq',
+          answer: ['missing_any', 'rows'],
+          check: {
+            name: 'bench_lead_profiles_required_fields_nulls',
+            kind: 'required_fields',
+            table: 'core.lead_profiles',
+            fields: LEAD_FIELDS,
+            blank: false,
+          },
+        },
+        {
+          label: 'count(*)',
+          role: 'floor',
+          answer: 'rows',
+          sql: 'select count(*) from core.lead_profiles',
+        },
+        {
+          label: 'one count(*) pass, same predicates',
+          role: 'floor',
+          answer: 'missing_any',
+          sql: countPass('core.lead_profiles', 'prefix'),
+        },
+        {
+          label: 'one count(*) pass, same predicates, blank: false',
+          role: 'floor',
+          answer: 'missing_any',
+          sql: countPass('core.lead_profiles', false),
+        },
+        {
+          label: "one count(*) pass, blank as btrim(x) = ''",
+          role: 'compute',
+          answer: 'missing_any',
+          sql: countPass('core.lead_profiles', 'naive'),
+        },
+        {
+          label: 'dbt not_null × 5 (one query per column)',
+          role: 'peer',
+          answer: 'failures',
+          sql: LEAD_FIELDS.map((field) => dbtNotNull('core.lead_profiles', field)),
+        },
+      ],
+      targets: [
+        {
+          description: 'dq required_fields, blank: false ≤ 0.3 × dbt not_null × 5',
+          of: 'dq required_fields, blank: false',
+          over: 'dbt not_null × 5 (one query per column)',
+          max: 0.3,
+        },
+        {
+          description: 'dq required_fields ≤ 1.2 × one count(*) pass with the same predicates',
+          of: 'dq required_fields',
+          over: 'one count(*) pass, same predicates',
+          max: 1.2,
+        },
+        {
+          description:
+            'dq required_fields, blank: false ≤ 1.2 × one count(*) pass, same predicates',
+          of: 'dq required_fields, blank: false',
+          over: 'one count(*) pass, same predicates, blank: false',
+          max: 1.2,
+        },
+      ],
+    },
+    freshnessTableCase(
+      'freshness_table',
+      `table freshness: ${pwh}.created_at, no index, ${n(sizes.workHistory)} rows`,
+      'created_at',
+    ),
+    freshnessTableCase(
+      'freshness_table_indexed',
+      `table freshness: ${pwh}.updated_at, B-tree index, ${n(sizes.workHistory)} rows`,
+      'updated_at',
+      { instantMs: 10 },
+    ),
+    {
+      id: 'freshness_pairwise',
+      kind: 'freshness',
+      title: `pairwise freshness: jobs.raw_jobs.scraped_at (${n(sizes.rawJobs)} rows) against jobs.enriched_jobs.enriched_at (UNIQUE job_hash)`,
+      contenders: [
+        {
+          label: 'dq freshness, pairwise',
+          role: 'dq',
+          answer: ['behind', 'missing_target', 'source_rows'],
+          check: {
+            name: 'bench_raw_jobs_enriched_since',
+            kind: 'freshness',
+            source: { table: 'jobs.raw_jobs', key: 'job_hash', time: 'scraped_at' },
+            target: { table: 'jobs.enriched_jobs', key: 'job_hash', time: 'enriched_at' },
+          },
+        },
+        {
+          label: 'count(*) of source',
+          role: 'floor',
+          answer: 'rows',
+          sql: 'select count(*) from jobs.raw_jobs',
+        },
+        {
+          label: 'plain join, same shape',
+          role: 'compute',
+          answer: 'behind',
+          sql: `select count(*) filter (where e.enriched_at < r.scraped_at)
+                from jobs.raw_jobs r left join jobs.enriched_jobs e on e.job_hash = r.job_hash`,
+        },
+      ],
+      targets: [
+        {
+          description: 'dq freshness, pairwise ≤ 1.2 × a plain join of the same shape',
+          of: 'dq freshness, pairwise',
+          over: 'plain join, same shape',
+          max: 1.2,
+        },
+      ],
+    },
     incrementalCase(
       'incremental_stale_keys',
       `incremental stale_keys: ${n(sizes.changedWorkHistory)} changed rows in ${n(sizes.workHistory)}`,
@@ -524,6 +696,61 @@ export function benchCases(sizes: Sizes): BenchCase[] {
       ['missing', 'source_rows'],
     ),
   ]
+}
+
+/**
+ * Table freshness of one column of work history beside dbt source
+ * freshness's max(); with an index, both must be instant (`instantMs`).
+ */
+function freshnessTableCase(
+  id: string,
+  title: string,
+  column: string,
+  options: { instantMs?: number } = {},
+): BenchCase {
+  const pwh = 'core.person_work_history'
+  return {
+    id,
+    kind: 'freshness',
+    title,
+    contenders: [
+      {
+        label: 'dq freshness',
+        role: 'dq',
+        answer: ['age_hours'],
+        check: {
+          name: `bench_${id}`,
+          kind: 'freshness',
+          table: pwh,
+          column,
+          threshold: { warn: 24, fail: 48 },
+        },
+      },
+      {
+        label: 'dbt source freshness',
+        role: 'peer',
+        answer: 'max_loaded_at',
+        sql: dbtSourceFreshness(pwh, column),
+      },
+    ],
+    targets: [
+      {
+        description: 'dq freshness ≤ 1.1 × dbt source freshness',
+        of: 'dq freshness',
+        over: 'dbt source freshness',
+        max: 1.1,
+      },
+      ...(options.instantMs === undefined
+        ? []
+        : [
+            {
+              description: `dq freshness < ${options.instantMs} ms (instant)`,
+              of: 'dq freshness',
+              maxMs: options.instantMs,
+            },
+          ]),
+    ],
+  }
 }
 
 /** A full run and an incremental run of the same check. */

@@ -9,7 +9,8 @@
  * | core.person_work_history | 2.6 M | ~83 % stale experience_key, 1 % duplicate natural keys behind a unique index on the stale keys |
  * | breezeway.task_comments | 10 M | 30 k natural keys (task_pk, comment_id), no unique index |
  * | extracted.person_experience | 1.3 M | 5 % have no core row (coverage gap) |
- * | jobs.raw_jobs / jobs.enriched_jobs | 1 M / 200 k | 250 k job hashes, a fifth of them never enriched |
+ * | jobs.raw_jobs / jobs.enriched_jobs | 1 M / 200 k | 250 k job hashes, a fifth of them never enriched; three quarters of the raw rows scraped after their job was enriched (freshness) |
+ * | core.lead_profiles | 1 M | five API-required text fields, 29 % of the rows missing one (NULL or blank), as in the seed |
  * | bench_triggers.* | 1,000 tables | every tenth lacks its updated_at trigger |
  *
  * "Changed" rows (updated_at after CHANGED_SINCE) stand for an hour of writes:
@@ -24,7 +25,7 @@
 import type { Sql } from 'postgres'
 
 /** Bump when the generated data changes, so existing bench databases are rebuilt. */
-export const GENERATOR_VERSION = 3
+export const GENERATOR_VERSION = 4
 
 /** Every row changed "in the last hour" has updated_at after this; every other row is years older. */
 export const CHANGED_SINCE = '2025-06-01T00:00:00Z'
@@ -37,6 +38,7 @@ export type Sizes = {
   rawJobs: number
   rawJobKeys: number
   triggerTables: number
+  leadProfiles: number
   /** Rows with updated_at after CHANGED_SINCE, per table. */
   changedWorkHistory: number
   changedPersonExperience: number
@@ -56,6 +58,7 @@ export function sizesFor(scale: number): Sizes {
     rawJobKeys: rows(250_000, 125),
     // Catalog lookups do not scale with rows: 1,000 tables unless the run is tiny.
     triggerTables: scale >= 0.01 ? 1_000 : 40,
+    leadProfiles: rows(1_000_000, 500),
     changedWorkHistory: Math.floor(workHistory / 260),
     changedPersonExperience: Math.floor(personExperience / 130),
   }
@@ -114,6 +117,7 @@ const TABLES = [
   'breezeway.task_comments',
   'jobs.raw_jobs',
   'jobs.enriched_jobs',
+  'core.lead_profiles',
 ]
 
 /** The generation steps, each one SQL text. */
@@ -225,6 +229,24 @@ function statements(s: Sizes): [string, string][] {
               timestamptz '2025-01-01 00:00:00+00' + k * interval '1 second'
        from generate_series(0, ${s.rawJobKeys - 1}) k
        where k % 5 <> 3;`,
+    ],
+    [
+      `core.lead_profiles: ${s.leadProfiles} rows`,
+      // The seed's pattern (SCENARIOS.md section 7) at scale: company_name
+      // NULL when id % 40 = 1 and blank when id % 200 = 3, the other fields
+      // NULL on their own moduli; 29 % of the rows miss a field, 28.5 %
+      // counting NULLs only.
+      `create table core.lead_profiles (
+         id bigint primary key, linkedin_url text, company_name text, company_country text,
+         person_country text, matched_job_function text, matched_seniority text);
+       insert into core.lead_profiles
+       select id, 'linkedin.com/in/lead-' || id,
+              case when id % 40 = 1 then null when id % 200 = 3 then '  ' else 'Company ' || id % 5000 end,
+              case when id % 10 = 2 then null else 'C' || id % 11 end,
+              case when id % 25 = 4 then null else 'P' || id % 9 end,
+              case when id % 8 = 5 then null else 'Function ' || id % 7 end,
+              case when id % 16 = 5 then null else 'Seniority ' || id % 6 end
+       from generate_series(1, ${s.leadProfiles}::bigint) id;`,
     ],
     [
       `bench_triggers: ${s.triggerTables} tables`,

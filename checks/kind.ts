@@ -16,6 +16,7 @@
  * ```
  */
 import type { z } from 'zod'
+import type { Verdict } from './threshold.ts'
 
 export type KindDefinition<
   Kind extends string = string,
@@ -31,6 +32,15 @@ export type KindDefinition<
   ratio: boolean
   /** The one line that says what a result means (CLI table, Slack, status page). */
   figure(details: z.infer<Details>): string
+  /**
+   * The status the kind decides itself, whatever the threshold; undefined
+   * leaves it to the threshold. A kind whose SQL may measure no value (value
+   * null, e.g. freshness of an empty table) must decide that case here.
+   */
+  verdict?(measurement: {
+    value: number | null
+    details: Record<string, unknown>
+  }): Verdict | undefined
 }
 
 export function defineKind<

@@ -11,9 +11,10 @@
  * ```
  */
 import { z } from 'zod'
-import { ErrorCodeSchema } from '../kernel/errors.ts'
+import { DqError, ErrorCodeSchema } from '../kernel/errors.ts'
 import { SeveritySchema } from './fields.ts'
 import { CheckKindSchema, kindOf } from './kinds/index.ts'
+import { evaluateThreshold, type Threshold, type Verdict } from './threshold.ts'
 
 export const StatusSchema = z.enum(['pass', 'warn', 'fail', 'error'])
 export type Status = z.infer<typeof StatusSchema>
@@ -22,9 +23,13 @@ export type Status = z.infer<typeof StatusSchema>
 export const RunTriggerSchema = z.enum(['cron', 'http', 'cli'])
 export type RunTrigger = z.infer<typeof RunTriggerSchema>
 
-/** What `dq.run_check(spec)` returns from the database. */
+/**
+ * What `dq.run_check(spec)` returns from the database. `value` is null only
+ * when the kind has no number to give (freshness of an empty table); the
+ * kind's `verdict` then gives the status.
+ */
 export const MeasurementSchema = z.object({
-  value: z.number(),
+  value: z.number().nullable(),
   details: z.record(z.string(), z.unknown()),
   sample: z.array(z.unknown()),
 })
@@ -74,6 +79,32 @@ export const HistoryEntrySchema = CheckResultSchema.extend({
   started_at: z.string(),
 })
 export type HistoryEntry = z.infer<typeof HistoryEntrySchema>
+
+/**
+ * The status of a measurement: the kind's own verdict when it gives one
+ * (freshness of an empty table is `fail`), else the threshold's. A value of
+ * null that its kind does not judge cannot be compared: an error.
+ *
+ * @example
+ * ```ts
+ * measuredStatus({ kind: 'rows', threshold: { fail: 0, metric: 'count' } }, { value: 3, details: {}, sample: [] }) // 'fail'
+ * ```
+ */
+export function measuredStatus(
+  check: { kind: string; threshold: Threshold },
+  measurement: Measurement,
+): Verdict {
+  const verdict = kindOf(check.kind)?.verdict?.(measurement)
+  if (verdict) return verdict
+  const { value } = measurement
+  if (value === null) {
+    throw new DqError(
+      'internal',
+      `the ${check.kind} check measured no value and its kind gives no status for that`,
+    )
+  }
+  return evaluateThreshold(check.threshold, { ...measurement, value })
+}
 
 const STATUS_RANK: Record<Status, number> = { pass: 0, warn: 1, fail: 2, error: 3 }
 

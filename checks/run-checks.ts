@@ -15,9 +15,8 @@
 import { codeOf, messageOf } from '../kernel/errors.ts'
 import type { DatabasePort } from '../kernel/port.ts'
 import type { ResolvedCheck } from './catalog.ts'
-import type { CheckResult, RunResult, RunTrigger } from './result.ts'
+import { type CheckResult, measuredStatus, type RunResult, type RunTrigger } from './result.ts'
 import { claimRun, measureCheck, recordRun } from './store.ts'
-import { evaluateThreshold } from './threshold.ts'
 
 /**
  * A check already running elsewhere (another request, an overlapping cron
@@ -82,7 +81,7 @@ export async function runCheck(
     const measurement = await measureCheck(port, check, { timeoutSeconds: check.timeoutSeconds })
     return {
       ...base,
-      status: evaluateThreshold(check.threshold, measurement),
+      status: measuredStatus(check, measurement),
       value: measurement.value,
       details: measurement.details,
       sample: measurement.sample,

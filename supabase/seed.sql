@@ -4,7 +4,8 @@
 --
 -- WARNING: this file DESTROYS and recreates the schemas core, extracted,
 -- breezeway and jobs (drop schema ... cascade), and drops and recreates the
--- table reference.enrichment_workflow_registry. Never run it on a production
+-- tables raw.companyenrich_payloads, reference.enrichment_runs and
+-- reference.enrichment_workflow_registry. Never run it on a production
 -- database. It does not touch schema dq. It creates, or replaces,
 -- public.set_updated_at().
 --
@@ -714,6 +715,121 @@ analyze core.person_work_history, extracted.person_experience, extracted.company
         jobs.enriched_jobs;
 
 -- =============================================================================
+-- Sections 7-9 of SCENARIOS.md: required fields, freshness, stuck runs.
+-- New tables have no updated_at column, so trigger discovery (incident 2)
+-- keeps its figures. now() is the transaction's start: one instant for the
+-- whole seed, so every relative time below is exact against it.
+--
+-- 7. core.lead_profiles: ids 1..10000, every field filled except
+--      company_name          NULL when id % 40 = 1 (250), '  ' when id % 200 = 3 (50)
+--      company_country       NULL when id % 10 = 2 (1000)
+--      person_country        NULL when id % 25 = 4 (400)
+--      matched_job_function  NULL when id % 8 = 5 (1250)
+--      matched_seniority     NULL when id % 16 = 5 (625)
+--    required_fields (blank counts): missing_any 2900 of 10000; blank not
+--    counted: 2850 (company_name 250).
+-- 8. raw.companyenrich_payloads: 200 payloads, all received now() - 30 minutes,
+--    for the 200 lowest ids of extracted.companyenrich_company (existing
+--    table, no trigger: the UPDATE below sets updated_at as written). Payload
+--    p is behind when (p * 37) % 200 < 148: its company's updated_at is
+--    now() - 5 days (148 rows); the other 52 companies moved 10 minutes ago.
+--    Pairwise freshness, grace 15 minutes: source_rows 200, behind 148,
+--    missing_target 0, ratio 0.74, max_lag_seconds 430200 (5 days - 30 min).
+--    extracted.linkedin_profile (existing; only a REPLICA trigger, which does
+--    not fire here): newest updated_at exactly now() - 3 days (72.0 hours).
+-- 9. reference.enrichment_runs: 1000 runs. 37 'running' since more than 6
+--    hours (id % 27 = 0, started 8 h 05 min to 80 h 05 min ago), 5 'running'
+--    since 10 minutes (id % 200 = 13); the rest 'completed' or 'failed'.
+-- =============================================================================
+
+create schema if not exists raw;
+create schema if not exists reference;
+
+create table core.lead_profiles (
+  id                   int primary key,
+  linkedin_url         text,
+  company_name         text,
+  company_country      text,
+  person_country       text,
+  matched_job_function text,
+  matched_seniority    text
+);
+
+insert into core.lead_profiles
+select id,
+       'linkedin.com/in/lead-' || lpad(id::text, 5, '0'),
+       case when id % 40 = 1 then null
+            when id % 200 = 3 then '  '
+            else (array['Acme Corp','Northwind','Globex','Initech','Hooli','Stark Industries',
+                        'Wayne Enterprises','Pied Piper','Aperture Science','Tyrell'])[1 + id % 10] end,
+       case when id % 10 = 2 then null
+            else (array['US','DE','GB','FR','IN','BR','CA','ES','NL','SE','JP'])[1 + id % 11] end,
+       case when id % 25 = 4 then null
+            else (array['US','DE','GB','FR','IN','BR','CA','ES','NL'])[1 + id % 9] end,
+       case when id % 8 = 5 then null
+            else (array['Engineering','Sales','Marketing','Operations','Finance','Product','Design'])[1 + id % 7] end,
+       case when id % 16 = 5 then null
+            else (array['Entry','Senior','Manager','Director','VP','C-Level'])[1 + id % 6] end
+from generate_series(1, 10000) as id;
+
+drop table if exists raw.companyenrich_payloads;
+create table raw.companyenrich_payloads (
+  id          bigint primary key,
+  domain      text not null,
+  received_at timestamptz not null
+);
+
+insert into raw.companyenrich_payloads (id, domain, received_at)
+select row_number() over (order by c.id), c.domain, now() - interval '30 minutes'
+from (select id, domain from extracted.companyenrich_company order by id limit 200) c;
+
+update extracted.companyenrich_company c
+set updated_at = case when (p.id * 37) % 200 < 148 then now() - interval '5 days'
+                      else now() - interval '10 minutes' end
+from raw.companyenrich_payloads p
+where p.domain = c.domain;
+
+update extracted.linkedin_profile
+set updated_at = now() - interval '3 days' - (300 - id) * interval '1 hour';
+
+drop table if exists reference.enrichment_runs;
+create table reference.enrichment_runs (
+  id            bigint primary key,
+  workflow_name text not null,
+  entity_key    text not null,
+  entity_type   text not null,
+  status        text not null,
+  started_at    timestamptz not null,
+  completed_at  timestamptz
+);
+
+insert into reference.enrichment_runs (id, workflow_name, entity_key, entity_type, status, started_at, completed_at)
+select i, w.workflow_name,
+       case when w.entity_type = 'person' then 'linkedin.com/in/lead-' || lpad((i * 7 % 10000 + 1)::text, 5, '0')
+            else (array['acme','northwind','globex','initech','hooli','stark','wayne','piedpiper'])[1 + i % 8]
+                 || i || '.com' end,
+       w.entity_type, r.status, r.started_at,
+       case when r.status = 'running' then null
+            else r.started_at + (1 + i % 17) * interval '1 minute' end
+from generate_series(1, 1000) as i
+cross join lateral (
+  select (array['person_profile','person_discovery','company_headcount','company_technographics',
+                'job_postings','company_news'])[1 + i % 6] as workflow_name,
+         case when i % 6 in (0, 1) then 'person' else 'company' end as entity_type
+) w
+cross join lateral (
+  select case when i % 27 = 0 or i % 200 = 13 then 'running'
+              when i % 10 = 7 then 'failed'
+              else 'completed' end as status,
+         case when i % 27 = 0 then now() - interval '6 hours 5 minutes' - (i / 27) * interval '2 hours'
+              when i % 200 = 13 then now() - interval '10 minutes'
+              else now() - interval '1 hour' - i * interval '7 minutes' end as started_at
+) r;
+
+analyze core.lead_profiles, raw.companyenrich_payloads, extracted.companyenrich_company,
+        extracted.linkedin_profile, reference.enrichment_runs;
+
+-- =============================================================================
 -- Section 6 of SCENARIOS.md: the enrichment registry lags the pipelines.
 -- reference.enrichment_workflow_registry lists 8 of the 13 extracted tables;
 -- the demo catalog generates one coverage_gap check per row that coalesces to
@@ -828,8 +944,8 @@ begin
   end if;
   foreach role_name in array array['dq_monitor', 'service_role'] loop
     if to_regrole(role_name) is not null then
-      execute format('grant usage on schema core, extracted, breezeway, jobs, reference to %I', role_name);
-      execute format('grant select on all tables in schema core, extracted, breezeway, jobs, reference to %I', role_name);
+      execute format('grant usage on schema core, extracted, breezeway, jobs, raw, reference to %I', role_name);
+      execute format('grant select on all tables in schema core, extracted, breezeway, jobs, raw, reference to %I', role_name);
     end if;
   end loop;
 end

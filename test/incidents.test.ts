@@ -9,6 +9,23 @@ import { selectChecks } from '../checks/select-checks.ts'
 import { checkHistory, measureCheck } from '../checks/store.ts'
 import { engines, useDatabase } from './support/databases.ts'
 
+// The checks of sections 1-5; sections 7-9 are asserted in incidents-more.test.ts.
+const SECTIONS_1_TO_5 = [
+  'pwh_experience_key_stale',
+  'pwh_natural_key_duplicates',
+  'pwh_multiple_current_rows',
+  'companyenrich_company_updated_at_trigger',
+  'company_canonical_updated_at_trigger',
+  'person_experience_sync_trigger',
+  'updated_at_triggers',
+  'breezeway_task_comments_duplicates',
+  'breezeway_task_photos_duplicates',
+  'breezeway_task_tags_duplicates',
+  'person_experience_to_core_gap',
+  'company_funding_gap',
+  'jobs_raw_vs_enriched',
+]
+
 describe.each(engines())('the five incidents on %s', (engine) => {
   const database = useDatabase(engine, { seed: true })
   const results = new Map<string, CheckResult>()
@@ -29,7 +46,7 @@ describe.each(engines())('the five incidents on %s', (engine) => {
   it('ran every check without error', () => {
     const errors = [...results.values()].filter((r) => r.status === 'error')
     expect(errors).toEqual([])
-    expect(results.size).toBe(13)
+    expect(SECTIONS_1_TO_5.filter((name) => results.has(name))).toHaveLength(13)
   })
 
   describe('1. stale derived keys behind a unique index', () => {

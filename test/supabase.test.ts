@@ -66,9 +66,9 @@ describe.skipIf(!POSTGRES)('supabase-js through a PostgREST-compatible endpoint'
   describe('the demo incidents', () => {
     it('every check went through the API and none errored', () => {
       expect(viaApi.results.filter((r) => r.status === 'error')).toEqual([])
-      expect(viaApi.results).toHaveLength(13)
+      expect(viaApi.results).toHaveLength(18)
       const checkCalls = api.calls.filter((c) => c.fn === 'dq.run_check' && c.status === 200)
-      expect(checkCalls.length).toBeGreaterThanOrEqual(13)
+      expect(checkCalls.length).toBeGreaterThanOrEqual(18)
     })
 
     it('gives the same result as postgres.js, check by check', () => {
@@ -111,7 +111,7 @@ describe.skipIf(!POSTGRES)('supabase-js through a PostgREST-compatible endpoint'
       const rows = await database().query<{ n: number }>(
         `select count(*)::int as n from dq.results where run_id = '${viaApi.run_id}'`,
       )
-      expect(rows[0]?.n).toBe(13)
+      expect(rows[0]?.n).toBe(18)
     })
 
     it('reads a check history, newest first', async () => {

@@ -14,11 +14,23 @@ import { z } from 'zod'
 import type { KindDefinition } from '../kind.ts'
 import { coverageGap } from './coverage_gap/index.ts'
 import { duplicates } from './duplicates/index.ts'
+import { freshness } from './freshness/index.ts'
 import { rawVsEnriched } from './raw_vs_enriched/index.ts'
+import { requiredFields } from './required_fields/index.ts'
+import { rows } from './rows/index.ts'
 import { staleKeys } from './stale_keys/index.ts'
 import { trigger } from './trigger/index.ts'
 
-export const KINDS = [staleKeys, duplicates, trigger, coverageGap, rawVsEnriched] as const
+export const KINDS = [
+  staleKeys,
+  duplicates,
+  trigger,
+  coverageGap,
+  rawVsEnriched,
+  requiredFields,
+  freshness,
+  rows,
+] as const
 
 type Kinds = typeof KINDS
 export type CheckKind = Kinds[number]['kind']

@@ -368,3 +368,21 @@ begin
     'full_at', plan -> 'full_at', 'spec_hash', plan -> 'spec_hash');
 end
 $$;
+
+-- The index an incremental check over one table needs (what its
+-- dq.kind_<kind>_indexes returns for dq.index_advice): its `incremental.column`,
+-- to find the rows changed since the last run.
+create or replace function dq.changed_rows_index(spec jsonb)
+returns jsonb
+language plpgsql
+stable
+as $$
+declare
+  column_sql text := spec #>> '{incremental,column}';
+begin
+  perform dq.expression_sql(dq.relation_sql(spec ->> 'table', 'table'), column_sql, 'incremental.column');
+  return jsonb_build_array(
+    jsonb_build_object('table', spec ->> 'table', 'columns', jsonb_build_array(column_sql),
+                       'purpose', 'find the rows changed since the last run'));
+end
+$$;

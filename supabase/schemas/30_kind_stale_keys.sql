@@ -198,15 +198,8 @@ $$;
 -- The index an incremental stale_keys check needs (dq.index_advice).
 create or replace function dq.kind_stale_keys_indexes(spec jsonb)
 returns jsonb
-language plpgsql
+language sql
 stable
 as $$
-declare
-  column_sql text := spec #>> '{incremental,column}';
-begin
-  perform dq.expression_sql(dq.relation_sql(spec ->> 'table', 'table'), column_sql, 'incremental.column');
-  return jsonb_build_array(
-    jsonb_build_object('table', spec ->> 'table', 'columns', jsonb_build_array(column_sql),
-                       'purpose', 'find the rows changed since the last run'));
-end
+  select dq.changed_rows_index(spec)
 $$;
