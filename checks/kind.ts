@@ -16,6 +16,7 @@
  * ```
  */
 import type { z } from 'zod'
+import type { Verdict } from './threshold.ts'
 
 export type KindDefinition<
   Kind extends string = string,
@@ -31,6 +32,12 @@ export type KindDefinition<
   ratio: boolean
   /** The one line that says what a result means (CLI table, Slack, status page). */
   figure(details: z.infer<Details>): string
+  /**
+   * For a kind that decides its own status (volume: the anomaly test in its
+   * SQL): the verdict from its details. Such a kind takes no `threshold`, and
+   * its results report `threshold: null`.
+   */
+  verdict?(details: z.infer<Details>): Verdict
 }
 
 export function defineKind<

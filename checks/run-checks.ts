@@ -14,10 +14,10 @@
  */
 import { codeOf, messageOf } from '../kernel/errors.ts'
 import type { DatabasePort } from '../kernel/port.ts'
+import { judge } from './anomaly.ts'
 import type { ResolvedCheck } from './catalog.ts'
 import type { CheckResult, RunResult, RunTrigger } from './result.ts'
 import { claimRun, measureCheck, recordRun } from './store.ts'
-import { evaluateThreshold } from './threshold.ts'
 
 /**
  * A check already running elsewhere (another request, an overlapping cron
@@ -67,11 +67,13 @@ export async function runCheck(
   }
   try {
     const measurement = await measureCheck(port, check, { timeoutSeconds: check.timeoutSeconds })
+    // The kind's own verdict or the threshold's, and with `anomaly` the worse of it and history's.
+    const { status, details } = await judge(port, check, measurement)
     return {
       ...base,
-      status: evaluateThreshold(check.threshold, measurement),
+      status,
       value: measurement.value,
-      details: measurement.details,
+      details,
       sample: measurement.sample,
       duration_ms: elapsed(started),
       error: null,

@@ -17,8 +17,9 @@ import { duplicates } from './duplicates/index.ts'
 import { rawVsEnriched } from './raw_vs_enriched/index.ts'
 import { staleKeys } from './stale_keys/index.ts'
 import { trigger } from './trigger/index.ts'
+import { volume } from './volume/index.ts'
 
-export const KINDS = [staleKeys, duplicates, trigger, coverageGap, rawVsEnriched] as const
+export const KINDS = [staleKeys, duplicates, trigger, coverageGap, rawVsEnriched, volume] as const
 
 type Kinds = typeof KINDS
 export type CheckKind = Kinds[number]['kind']

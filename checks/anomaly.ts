@@ -1,0 +1,76 @@
+/**
+ * A measurement's status: the kind's own verdict (volume), else its
+ * threshold's; and with the `anomaly` option, the worse of that and the
+ * anomaly test of its figure against the check's own history, which the
+ * database computes (dq.anomaly, one query over dq.results: the history never
+ * leaves it). The test is recorded in `details.anomaly`, so that a result that
+ * was itself anomalous is left out of later training, and says which fired.
+ *
+ * @example
+ * ```ts
+ * const { status, details } = await judge(port, check, measurement)
+ * details.anomaly // { fired: 'anomaly', anomalous: true, expected: [140, 160], mean: 150, z: 4.2, training: 96, ... }
+ * ```
+ */
+import type { DatabasePort } from '../kernel/port.ts'
+import type { ResolvedCheck } from './catalog.ts'
+import { kindOf } from './kinds/index.ts'
+import type { AnomalyDetails, Measurement } from './result.ts'
+import { type AnomalyTest, anomalyTest } from './store.ts'
+import { evaluateThreshold, type Verdict } from './threshold.ts'
+
+const RANK: Record<Verdict, number> = { pass: 0, warn: 1, fail: 2 }
+
+export async function judge(
+  port: DatabasePort,
+  check: ResolvedCheck,
+  measurement: Measurement,
+): Promise<{ status: Verdict; details: Measurement['details'] }> {
+  const kind = kindOf(check.kind)
+  const own = kind?.verdict
+    ? kind.verdict(kind.details.parse(measurement.details))
+    : check.threshold
+      ? evaluateThreshold(check.threshold, measurement)
+      : 'pass'
+  if (!check.anomaly) return { status: own, details: measurement.details }
+
+  const metric = check.anomaly.metric ?? 'value'
+  const figure = metric === 'ratio' ? Number(measurement.details.ratio) : measurement.value
+  const scope = measurement.details.scope
+  const test: AnomalyTest | undefined =
+    scope === 'incremental' || scope === 'sample'
+      ? undefined
+      : await anomalyTest(port, check.name, check.anomaly, figure, {
+          timeoutSeconds: check.timeoutSeconds,
+        })
+  const anomalous = test?.anomalous ?? false
+  const thresholdFired = own !== 'pass'
+  const anomaly: AnomalyDetails = {
+    fired:
+      anomalous && thresholdFired
+        ? 'both'
+        : anomalous
+          ? 'anomaly'
+          : thresholdFired
+            ? 'threshold'
+            : null,
+    anomalous,
+    metric,
+    figure,
+    expected:
+      test && !test.reason && test.low !== null && test.high !== null
+        ? [test.low, test.high]
+        : null,
+    mean: test?.mean ?? null,
+    stddev: test?.stddev ?? null,
+    z: test?.z ?? null,
+    training: test?.training ?? 0,
+    recent: test?.recent ?? [],
+    reason: test ? test.reason : 'partial_scope',
+  }
+  const byAnomaly: Verdict = anomalous ? 'fail' : 'pass'
+  return {
+    status: RANK[byAnomaly] > RANK[own] ? byAnomaly : own,
+    details: { ...measurement.details, anomaly },
+  }
+}
