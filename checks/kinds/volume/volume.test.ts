@@ -245,7 +245,7 @@ describe.skipIf(!engines().includes('postgres'))('volume reads only the training
     const notices: string[] = []
     const sql = postgres(database().url as string, {
       max: 1,
-      onnotice: (n) => notices.push(n.message),
+      onnotice: (n) => notices.push(String(n.message)),
     })
     try {
       await sql.unsafe(`load 'auto_explain'; set auto_explain.log_min_duration = 0;
