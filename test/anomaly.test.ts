@@ -217,7 +217,7 @@ describe.each(engines())('the anomaly option on %s', (engine) => {
     expect(first.results[0]?.status).toBe('fail')
     const [stored] = await checkHistory(database().db, 'poison', 1)
     expect(stored?.threshold).toBeNull()
-    expect((stored?.details.anomaly as AnomalyDetails).anomalous).toBe(true)
+    expect(stored?.details.anomaly).toMatchObject({ anomalous: true, fired: 'anomaly' })
 
     // The next day is normal again: the 40 is not in its training.
     await setValue('poison', 100)
