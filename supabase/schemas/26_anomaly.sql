@@ -8,14 +8,19 @@
 -- `direction` ('drop': below, 'spike': above, 'both')?
 --
 -- leave_out: a training value that is itself outside mean ± sensitivity ×
--- stddev of the OTHER training values (leave one out, from window sums) is
--- left out first, so an anomalous bucket does not poison the buckets after it.
--- (History results carry their own verdict instead: dq.anomaly filters them.)
+-- stddev of the OTHER training values (leave one out, from the sums of all)
+-- is left out first, so an anomalous bucket does not poison the buckets after
+-- it. (History results carry their own verdict instead: dq.anomaly filters them.)
 --
 -- Fewer than min_training usable training values (non-zero ones when
 -- nonzero_only: an empty bucket says nothing about a new table) is never
 -- anomalous: reason 'insufficient_training'. A training stddev of 0 makes the
 -- range one point: any other figure is anomalous, and z is null.
+--
+-- Loops over the array in float8: about 0.1 ms for 168 values, where the same
+-- in set-based SQL (unnest and window sums) takes ten times longer, which the
+-- detection-quality test (13,000 series) feels. The final mean and stddev
+-- take two passes over the kept values, so large counts lose no precision.
 --
 -- Returns { mean, stddev, z, low, high, training, left_out, anomalous, reason }.
 create or replace function dq.anomaly_test(figure numeric, training numeric[], sensitivity numeric,
@@ -23,50 +28,69 @@ create or replace function dq.anomaly_test(figure numeric, training numeric[], s
                                            leave_out boolean default false,
                                            nonzero_only boolean default false)
 returns jsonb
-language sql
+language plpgsql
 immutable
 set search_path = pg_catalog
 as $$
-  with given as (
-    select x, count(*) over () as n, sum(x) over () as s, sum(x * x) over () as q
-    from unnest(training) as t(x)
-    where x is not null
-  ),
-  others as (
+declare
+  x float8;
+  n integer := 0;
+  s float8 := 0;
+  q float8 := 0;
+  kept float8[] := '{}';
+  nonzero integer := 0;
+  mean float8;
+  sd float8;
+  low float8;
+  high float8;
+  z float8;
+  squares float8 := 0;
+  enough boolean;
+  f float8 := figure;
+begin
+  foreach x in array coalesce(training, '{}') loop
+    continue when x is null;
+    n := n + 1;
+    s := s + x;
+    q := q + x * x;
+  end loop;
+  foreach x in array coalesce(training, '{}') loop
+    continue when x is null;
     -- the mean and sample variance of the other n - 1 values
-    select x, n, (s - x) / nullif(n - 1, 0) as mean_others,
-           greatest(q - x * x - (s - x) * (s - x) / nullif(n - 1, 0), 0) / nullif(n - 2, 0) as var_others
-    from given
-  ),
-  kept as (
-    select x from others
-    where not leave_out or n < 3
-       or abs(x - mean_others) <= sensitivity * sqrt(var_others)
-  ),
-  stats as (
-    select count(*) as n, count(*) filter (where x <> 0) as nonzero,
-           avg(x) as mean, stddev_samp(x) as sd
-    from kept
-  ),
-  bounds as (
-    select n, nonzero, mean, sd, mean - sensitivity * sd as low, mean + sensitivity * sd as high,
-           case when sd > 0 then (figure - mean) / sd when figure = mean then 0 end as z,
-           (case when nonzero_only then nonzero else n end) >= greatest(min_training, 2) as enough
-    from stats
-  )
-  select jsonb_build_object(
-    'mean', round(mean, 4),
-    'stddev', round(sd, 4),
-    'z', round(z, 2),
-    'low', round(low, 4),
-    'high', round(high, 4),
-    'training', n,
-    'left_out', (select count(*) from given) - n,
+    continue when leave_out and n >= 3
+      and abs(x - (s - x) / (n - 1))
+          > sensitivity * sqrt(greatest(q - x * x - (s - x) * (s - x) / (n - 1), 0) / (n - 2));
+    kept := kept || x;
+    if x <> 0 then
+      nonzero := nonzero + 1;
+    end if;
+  end loop;
+  if cardinality(kept) > 0 then
+    mean := (select avg(k) from unnest(kept) k);
+  end if;
+  if cardinality(kept) > 1 then
+    foreach x in array kept loop
+      squares := squares + (x - mean) * (x - mean);
+    end loop;
+    sd := sqrt(squares / (cardinality(kept) - 1));
+    low := mean - sensitivity * sd;
+    high := mean + sensitivity * sd;
+    z := case when sd > 0 then (f - mean) / sd when f = mean then 0 end;
+  end if;
+  enough := (case when nonzero_only then nonzero else cardinality(kept) end) >= greatest(min_training, 2);
+  return jsonb_build_object(
+    'mean', round(mean::numeric, 4),
+    'stddev', round(sd::numeric, 4),
+    'z', round(z::numeric, 2),
+    'low', round(low::numeric, 4),
+    'high', round(high::numeric, 4),
+    'training', cardinality(kept),
+    'left_out', n - cardinality(kept),
     'anomalous', coalesce(enough and (
-                   (direction in ('drop', 'both') and figure < low)
-                   or (direction in ('spike', 'both') and figure > high)), false),
-    'reason', case when not enough then 'insufficient_training' end)
-  from bounds
+                   (direction in ('drop', 'both') and f < low)
+                   or (direction in ('spike', 'both') and f > high)), false),
+    'reason', case when not enough then 'insufficient_training' end);
+end
 $$;
 
 -- Settings of the `anomaly` option (or of a volume check), each checked and
