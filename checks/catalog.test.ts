@@ -167,6 +167,6 @@ describe('parseCatalog', () => {
 
   it('accepts the shipped demo catalog', async () => {
     const { default: catalog } = await import('./catalog.json', { with: { type: 'json' } })
-    expect(parseCatalog(catalog).checks).toHaveLength(13)
+    expect(parseCatalog(catalog).checks).toHaveLength(14)
   })
 })

@@ -32,7 +32,7 @@ describe('the five incidents in Slack', () => {
     const [message] = plan.messages
     if (!message) throw new Error('no message')
     const failing = run.results.filter((r) => r.status === 'fail').map((r) => r.check)
-    expect(failing).toHaveLength(11)
+    expect(failing).toHaveLength(12)
     const json = JSON.stringify(message.payload)
     for (const name of failing) expect(json).toContain(`*${name}*`)
     expect(json).not.toContain('breezeway_task_tags_duplicates') // passing checks say nothing

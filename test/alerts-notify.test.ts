@@ -23,6 +23,7 @@ const FAILING = [
   'breezeway_task_photos_duplicates',
   'company_funding_gap',
   'companyenrich_company_updated_at_trigger',
+  'enriched_jobs_daily_volume',
   'jobs_raw_vs_enriched',
   'person_experience_sync_trigger',
   'person_experience_to_core_gap',
@@ -77,8 +78,8 @@ describe.each(engines())('monitoring the demo database on %s', (engine) => {
     expect(slack.requests).toHaveLength(1)
     const message = JSON.stringify(slack.requests[0]?.body)
     for (const name of FAILING) expect(message).toContain(`*${name}*`)
-    expect(slack.requests[0]?.body.text).toMatch(/^dq-monitor: 11 failing: /)
-    expect(notified.alerts).toHaveLength(11)
+    expect(slack.requests[0]?.body.text).toMatch(/^dq-monitor: 12 failing: /)
+    expect(notified.alerts).toHaveLength(12)
     expect(notified.alerts.every((a) => a.transition === 'firing')).toBe(true)
     expect(notified.problems).toEqual([])
     expect(notified.monitor).toMatchObject({ last_beat_at: null, stale: false })
@@ -130,7 +131,7 @@ describe.each(engines())('monitoring the demo database on %s', (engine) => {
     const back = await tick(T0 + 4 * HOUR)
     expect(back.notified.delivered.map((d) => d.status)).toEqual(['sent', 'sent'])
     expect(slack.accepted().map((r) => r.body.text)).toEqual([
-      expect.stringMatching(/^dq-monitor: 11 failing/),
+      expect.stringMatching(/^dq-monitor: 12 failing/),
       'dq-monitor: 1 recovered: person_experience_sync_trigger',
       'dq-monitor: 1 recovered: breezeway_task_photos_duplicates',
       'dq-monitor: 1 failing: person_experience_sync_trigger',

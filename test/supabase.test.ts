@@ -66,16 +66,20 @@ describe.skipIf(!POSTGRES)('supabase-js through a PostgREST-compatible endpoint'
   describe('the demo incidents', () => {
     it('every check went through the API and none errored', () => {
       expect(viaApi.results.filter((r) => r.status === 'error')).toEqual([])
-      expect(viaApi.results).toHaveLength(13)
+      expect(viaApi.results).toHaveLength(14)
       const checkCalls = api.calls.filter((c) => c.fn === 'dq.run_check' && c.status === 200)
-      expect(checkCalls.length).toBeGreaterThanOrEqual(13)
+      expect(checkCalls.length).toBeGreaterThanOrEqual(14)
     })
 
     it('gives the same result as postgres.js, check by check', () => {
       expect(viaApi.results.map((r) => r.check)).toEqual([...direct.keys()])
-      for (const { duration_ms: _, ...got } of viaApi.results) {
-        const { duration_ms: __, ...want } = direct.get(got.check) as CheckResult
-        expect(got, got.check).toEqual(want)
+      // A volume check's buckets end at its own now(): the two runs are moments apart.
+      const timeless = ({ duration_ms: _, details, ...result }: CheckResult) => {
+        const { bucket_start: __, bucket_end: ___, ...rest } = details
+        return { ...result, details: rest }
+      }
+      for (const got of viaApi.results) {
+        expect(timeless(got), got.check).toEqual(timeless(direct.get(got.check) as CheckResult))
       }
     })
 
@@ -111,7 +115,7 @@ describe.skipIf(!POSTGRES)('supabase-js through a PostgREST-compatible endpoint'
       const rows = await database().query<{ n: number }>(
         `select count(*)::int as n from dq.results where run_id = '${viaApi.run_id}'`,
       )
-      expect(rows[0]?.n).toBe(13)
+      expect(rows[0]?.n).toBe(14)
     })
 
     it('reads a check history, newest first', async () => {

@@ -114,7 +114,7 @@ describe.runIf(engines().includes('postgres'))('wrangler dev --test-scheduled', 
     const results = await database.query<{ check_name: string; status: string; value: string }>(
       `select check_name, status, value from dq.results where run_id = '${runs[0]?.id}'`,
     )
-    expect(results).toHaveLength(13)
+    expect(results).toHaveLength(14)
     expect(results.filter((r) => r.status === 'error')).toEqual([])
     expect(results.find((r) => r.check_name === 'breezeway_task_comments_duplicates')?.value).toBe(
       '14194',

@@ -189,7 +189,7 @@ describe.runIf(hasDatabase)('routes against the seeded database', () => {
     const response = await request('/checks', { headers: auth })
     expect(response.status).toBe(200)
     const { checks } = (await response.json()) as { checks: { name: string; kind: string }[] }
-    expect(checks).toHaveLength(13)
+    expect(checks).toHaveLength(14)
     expect(checks[0]).toMatchObject({ name: 'pwh_experience_key_stale', kind: 'stale_keys' })
   })
 
@@ -222,7 +222,7 @@ describe.runIf(hasDatabase)('routes against the seeded database', () => {
     const response = await request('/runs', post())
     expect(response.status).toBe(200)
     const run = (await response.json()) as Run
-    expect(run.results).toHaveLength(13)
+    expect(run.results).toHaveLength(14)
     expect(run.results.filter((r) => r.status === 'error')).toEqual([])
   })
 

@@ -35,7 +35,7 @@ describe.runIf(hasDatabase)('scheduled', () => {
     expect(runs[0]?.trigger).toBe('cron')
     const results = await sql`
       select check_name, status, value::float8 as value from dq.results where run_id = ${runs[0]?.id} order by check_name`
-    expect(results).toHaveLength(13)
+    expect(results).toHaveLength(14)
     expect(results.find((r) => r.check_name === 'pwh_experience_key_stale')).toMatchObject({
       status: 'fail',
       value: 8346,
@@ -52,7 +52,7 @@ describe.runIf(hasDatabase)('scheduled', () => {
     expect(runs).toHaveLength(1)
     expect(runs[0]?.completed).toBe(true)
     const results = await sql`select status, error from dq.results where run_id = ${runs[0]?.id}`
-    expect(results).toHaveLength(13)
+    expect(results).toHaveLength(14)
     expect(results.filter((r) => r.status === 'error')).toEqual([])
   })
 
