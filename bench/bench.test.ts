@@ -40,6 +40,9 @@ describe.skipIf(!engines().includes('postgres'))('npm run bench at scale 0.0005'
       'coverage_gap_unique_target',
       'raw_vs_enriched',
       'trigger',
+      'volume',
+      'volume_indexed',
+      'anomaly',
       'incremental_stale_keys',
       'incremental_duplicates',
       'incremental_coverage_gap',
@@ -72,6 +75,15 @@ describe.skipIf(!engines().includes('postgres'))('npm run bench at scale 0.0005'
     expect(stale['dq stale_keys']).toContain(
       `mismatched ${stale['naive split (formula per FILTER)']?.replace('mismatched ', '')},`,
     )
+    for (const id of ['volume', 'volume_indexed']) {
+      const volume = answers(id)
+      const rows = volume['count(*) group by bucket']?.replace('bucket 0 rows ', '')
+      expect(volume['dq volume']).toContain(`count ${rows},`)
+    }
+    expect(answers('anomaly')).toMatchObject({
+      'dq trigger, with anomaly': 'tables_checked 1, anomaly.training 720',
+      'dq.anomaly over 720 results': 'training results 720',
+    })
     for (const id of [
       'incremental_stale_keys',
       'incremental_duplicates',
