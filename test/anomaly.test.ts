@@ -9,7 +9,7 @@ import { type AnomalyDetails, type CheckResult, keyFigure } from '../checks/resu
 import { runCheck, runChecks } from '../checks/run-checks.ts'
 import { checkHistory } from '../checks/store.ts'
 import { historyTable, resultsTable } from '../functions/cli/output.ts'
-import { spec } from './support/checks.ts'
+import { catalogIssues, spec } from './support/checks.ts'
 import { engines, type TestDatabase, useDatabase } from './support/databases.ts'
 
 /** Past results of `check`: one run each, `hoursAgo` before now. */
@@ -259,26 +259,18 @@ describe.each(engines())('the anomaly option on %s', (engine) => {
 
 describe('the anomaly option in the catalog', () => {
   const dup = { name: 'd', kind: 'duplicates', table: 't.a', columns: ['a'] }
-  const issues = (check: Record<string, unknown>) => {
-    try {
-      parseCatalog({ checks: [check] })
-      return []
-    } catch (error) {
-      return (error as { details: { path: string; message: string }[] }).details
-    }
-  }
 
   it('refuses a ratio from a kind that reports none, and unknown fields', () => {
-    expect(issues({ ...dup, anomaly: { metric: 'ratio' } })).toEqual([
+    expect(catalogIssues({ ...dup, anomaly: { metric: 'ratio' } })).toEqual([
       {
         path: 'checks[0].anomaly.metric',
         message: '"ratio" is not reported by duplicates checks: use "value"',
       },
     ])
-    expect(issues({ ...dup, anomaly: { window: '1 day' } }).map((i) => i.path)).toEqual([
+    expect(catalogIssues({ ...dup, anomaly: { window: '1 day' } }).map((i) => i.path)).toEqual([
       'checks[0].anomaly',
     ])
-    expect(issues({ ...dup, anomaly: { training: 'forever' } }).map((i) => i.path)).toEqual([
+    expect(catalogIssues({ ...dup, anomaly: { training: 'forever' } }).map((i) => i.path)).toEqual([
       'checks[0].anomaly.training',
     ])
   })

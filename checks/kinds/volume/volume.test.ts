@@ -2,7 +2,7 @@
 // options, and that an index on the time column serves the scan.
 import postgres from 'postgres'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { RUN, rejection, spec } from '../../../test/support/checks.ts'
+import { catalogIssues, RUN, rejection, spec } from '../../../test/support/checks.ts'
 import { engines, useDatabase } from '../../../test/support/databases.ts'
 import { parseCatalog } from '../../catalog.ts'
 import { keyFigure } from '../../result.ts'
@@ -198,23 +198,15 @@ describe.each(engines())('volume on %s', (engine) => {
 
 describe('the volume catalog entry', () => {
   const base = { name: 'v', kind: 'volume', table: 't.a', time: 'at', bucket: 'day' }
-  const issues = (check: Record<string, unknown>) => {
-    try {
-      parseCatalog({ checks: [check] })
-      return []
-    } catch (error) {
-      return (error as { details: { path: string; message: string }[] }).details
-    }
-  }
 
   it('refuses a threshold, naming the field, and an anomaly option', () => {
-    expect(issues({ ...base, threshold: { fail: 10 } })).toEqual([
+    expect(catalogIssues({ ...base, threshold: { fail: 10 } })).toEqual([
       {
         path: 'checks[0].threshold',
         message: expect.stringContaining('anomaly test, not a threshold'),
       },
     ])
-    expect(issues({ ...base, anomaly: {} })).toEqual([
+    expect(catalogIssues({ ...base, anomaly: {} })).toEqual([
       { path: 'checks[0].anomaly', message: expect.stringContaining('anomaly test already') },
     ])
   })
@@ -225,13 +217,13 @@ describe('the volume catalog entry', () => {
   })
 
   it('refuses a training too short for the seasonality and a bucket that is not hour or day', () => {
-    expect(issues({ ...base, seasonality: 'day_of_week', training: 28 })).toEqual([
+    expect(catalogIssues({ ...base, seasonality: 'day_of_week', training: 28 })).toEqual([
       { path: 'checks[0].training', message: expect.stringContaining('give at least 49') },
     ])
-    expect(issues({ ...base, bucket: 'week' })).toEqual([
+    expect(catalogIssues({ ...base, bucket: 'week' })).toEqual([
       { path: 'checks[0].bucket', message: 'must be "hour" or "day"' },
     ])
-    expect(issues({ ...base, sensitivity: 0 }).map((i) => i.path)).toEqual([
+    expect(catalogIssues({ ...base, sensitivity: 0 }).map((i) => i.path)).toEqual([
       'checks[0].sensitivity',
     ])
   })
