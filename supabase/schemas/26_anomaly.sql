@@ -30,6 +30,8 @@ create or replace function dq.anomaly_test(figure numeric, training numeric[], s
 returns jsonb
 language plpgsql
 immutable
+-- in the volume query's select list: a parallel-unsafe function there would cost its scan the workers
+parallel safe
 set search_path = pg_catalog
 as $$
 declare

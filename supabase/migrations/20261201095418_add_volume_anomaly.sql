@@ -37,6 +37,8 @@ create or replace function dq.anomaly_test(figure numeric, training numeric[], s
 returns jsonb
 language plpgsql
 immutable
+-- in the volume query's select list: a parallel-unsafe function there would cost its scan the workers
+parallel safe
 set search_path = pg_catalog
 as $$
 declare
@@ -211,6 +213,7 @@ create or replace function dq.volume_test(counts numeric[], period integer, opti
 returns jsonb
 language sql
 immutable
+parallel safe
 set search_path = pg_catalog
 as $$
   select dq.anomaly_test(counts[1],
@@ -287,7 +290,8 @@ begin
       select b.k, coalesce(c.n, 0)::numeric as n
       from generate_series(0, $3) as b(k)
       left join (
-        select floor(extract(epoch from ($2 - (%1$s)::timestamptz)) / extract(epoch from $4))::integer as k,
+        -- date_part's float8, not extract's numeric: a tenth of the cost per row, exact to the microsecond
+        select floor(date_part('epoch', $2 - (%1$s)::timestamptz) / date_part('epoch', $4))::integer as k,
                count(*) as n
         from %2$s as dq_t
         where (%1$s) > $1 and (%1$s) <= $2 and (%3$s)
