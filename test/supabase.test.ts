@@ -7,7 +7,7 @@ import { enqueueAlerts, markAlert, pendingAlerts } from '../alerts/store/index.t
 import type { ResolvedCheck } from '../checks/catalog.ts'
 import { loadCatalog } from '../checks/load-catalog.ts'
 import type { CheckResult } from '../checks/result.ts'
-import { type RunOutcome, runChecks } from '../checks/run-checks.ts'
+import { type RunOutcome, runCheck, runChecks } from '../checks/run-checks.ts'
 import { selectChecks } from '../checks/select-checks.ts'
 import { checkHistory, latestResults, measureCheck, recordRun } from '../checks/store.ts'
 import { openDatabase } from '../db/open-database.ts'
@@ -148,6 +148,22 @@ describe.skipIf(!POSTGRES)('supabase-js through a PostgREST-compatible endpoint'
       }
       expect(await recordRun(supabase, run)).toBe(true)
       expect(await recordRun(supabase, { ...run, run_id: crypto.randomUUID() })).toBe(false)
+    })
+  })
+
+  it('the anomaly option asks dq.anomaly through the API, against the history it recorded', async () => {
+    const [check] = selectChecks(await loadCatalog({ path: 'checks/catalog.json' }), {
+      names: ['jobs_raw_vs_enriched'],
+    })
+    if (check?.kind !== 'raw_vs_enriched')
+      throw new Error('no jobs_raw_vs_enriched in the demo catalog')
+    const result = await runCheck(supabase, { ...check, anomaly: { minTraining: 2 } })
+    expect(api.calls).toContainEqual({ fn: 'dq.anomaly', status: 200 })
+    expect(result.details.anomaly).toMatchObject({
+      metric: 'value',
+      figure: 118,
+      training: 1, // the run above, recorded through the API
+      reason: 'insufficient_training',
     })
   })
 
