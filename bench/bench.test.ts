@@ -44,6 +44,9 @@ describe.skipIf(!engines().includes('postgres'))('npm run bench at scale 0.0005'
       'freshness_table',
       'freshness_table_indexed',
       'freshness_pairwise',
+      'volume',
+      'volume_indexed',
+      'anomaly',
       'incremental_stale_keys',
       'incremental_duplicates',
       'incremental_coverage_gap',
@@ -90,6 +93,15 @@ describe.skipIf(!engines().includes('postgres'))('npm run bench at scale 0.0005'
     const pairwise = answers('freshness_pairwise')
     const behind = pairwise['plain join, same shape']?.replace('behind ', '')
     expect(pairwise['dq freshness, pairwise']).toContain(`behind ${behind},`)
+    for (const id of ['volume', 'volume_indexed']) {
+      const volume = answers(id)
+      const rows = volume['count(*) group by bucket']?.replace('bucket 0 rows ', '')
+      expect(volume['dq volume']).toContain(`count ${rows},`)
+    }
+    expect(answers('anomaly')).toMatchObject({
+      'dq trigger, with anomaly': 'tables_checked 1, anomaly.training 720',
+      'dq.anomaly over 720 results': 'training results 720',
+    })
     for (const id of [
       'incremental_stale_keys',
       'incremental_duplicates',

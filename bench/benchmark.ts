@@ -157,6 +157,7 @@ type Context = { sql: Sql; db: PgDatabase; runs: number; warmup: number }
 type Outcome = { answer: string; details?: Record<string, unknown> }
 
 async function runCase(benchCase: BenchCase, context: Context): Promise<CaseReport> {
+  for (const statement of benchCase.setup ?? []) await context.sql.unsafe(statement)
   const runners: (() => Promise<Outcome>)[] = []
   for (const contender of benchCase.contenders) {
     runners.push(await prepare(contender, context))
@@ -288,7 +289,15 @@ function describeResult(result: CheckResult, keys: string[]): string {
   if (result.status === 'error') {
     throw new DqError('database', `bench: ${result.check} errored: ${result.error}`)
   }
-  return keys.map((key) => `${key} ${formatValue(result.details[key])}`).join(', ')
+  // "anomaly.training": a detail inside a detail
+  const detail = (key: string) =>
+    key
+      .split('.')
+      .reduce<unknown>(
+        (value, part) => (value as Record<string, unknown> | null)?.[part],
+        result.details,
+      )
+  return keys.map((key) => `${key} ${formatValue(detail(key))}`).join(', ')
 }
 
 function formatValue(value: unknown): string {

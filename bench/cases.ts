@@ -61,6 +61,8 @@ export type BenchCase = {
   id: string
   kind: string
   title: string
+  /** SQL run once before the case, one statement each (VACUUM may be one), on a plain connection. */
+  setup?: string[]
   contenders: Contender[]
   targets: Target[]
 }
@@ -668,6 +670,9 @@ export function benchCases(sizes: Sizes): BenchCase[] {
         },
       ],
     },
+    volumeCase(sizes, { indexed: false }),
+    volumeCase(sizes, { indexed: true }),
+    anomalyCase(),
     incrementalCase(
       'incremental_stale_keys',
       `incremental stale_keys: ${n(sizes.changedWorkHistory)} changed rows in ${n(sizes.workHistory)}`,
@@ -786,6 +791,134 @@ function incrementalCase(
         of: `dq ${kind}, incremental`,
         over: `dq ${kind}, full`,
         max: 0.05,
+      },
+    ],
+  }
+}
+
+/** Training days of the volume cases: a day's buckets are compared with the 28 before. */
+const VOLUME_TRAINING_DAYS = 28
+
+/**
+ * volume on jobs.raw_jobs's rows, with or without an index on the time
+ * column, beside the plain count(*) per bucket over the same range. The
+ * generated scraped_at is a fixed past, and buckets end at now(): each run
+ * copies the rows with scraped_at re-spread one every 30 s up to now (about a
+ * year at scale 1), so the 29 days a check reads are 8 % of them.
+ */
+function volumeCase(sizes: Sizes, { indexed }: { indexed: boolean }): BenchCase {
+  const table = indexed ? 'raw_jobs_indexed' : 'raw_jobs'
+  const relation = `bench_volume.${table}`
+  const days = VOLUME_TRAINING_DAYS + 1
+  return {
+    id: indexed ? 'volume_indexed' : 'volume',
+    kind: 'volume',
+    title: `volume: jobs.raw_jobs (${sizes.rawJobs.toLocaleString('en-US')} rows, one every 30 s up to now) by day, ${VOLUME_TRAINING_DAYS} training days, ${indexed ? 'with' : 'without'} an index on the time column`,
+    setup: [
+      'create schema if not exists bench_volume',
+      `drop table if exists ${relation}`,
+      `create table ${relation} as
+         select id, job_hash, now() - ((select max(id) from jobs.raw_jobs) - id) * interval '30 seconds' as scraped_at
+         from jobs.raw_jobs`,
+      ...(indexed ? [`create index ${table}_scraped_at_idx on ${relation} (scraped_at)`] : []),
+      `vacuum (analyze) ${relation}`,
+      'grant usage on schema bench_volume to dq_monitor',
+      `grant select on ${relation} to dq_monitor`,
+    ],
+    contenders: [
+      {
+        label: 'dq volume',
+        role: 'dq',
+        answer: ['count', 'training_buckets'],
+        check: {
+          name: `bench_${table}_volume`,
+          kind: 'volume',
+          table: relation,
+          time: 'scraped_at',
+          bucket: 'day',
+          training: VOLUME_TRAINING_DAYS,
+        },
+      },
+      { label: 'count(*)', role: 'floor', answer: 'rows', sql: `select count(*) from ${relation}` },
+      {
+        label: 'count(*) group by bucket',
+        role: 'compute',
+        answer: 'bucket 0 rows',
+        sql: `select coalesce(sum(n) filter (where k = 0), 0) from (
+                select floor(extract(epoch from (now() - scraped_at)) / 86400)::int as k, count(*) as n
+                from ${relation}
+                where scraped_at > now() - interval '${days} days' and scraped_at <= now()
+                group by 1) b`,
+      },
+    ],
+    targets: [
+      {
+        description: 'dq volume ≤ 1.2 × count(*) group by bucket',
+        of: 'dq volume',
+        over: 'count(*) group by bucket',
+        max: 1.2,
+      },
+    ],
+  }
+}
+
+const ANOMALY_CHECK = 'bench_anomaly_trigger'
+
+/**
+ * The anomaly option on a check with 720 hourly results in history (30
+ * days, all in its training period): the whole check with and without it,
+ * and dq.anomaly alone.
+ */
+function anomalyCase(): BenchCase {
+  const trigger = {
+    kind: 'trigger' as const,
+    table: 'bench_triggers.t0001',
+    function: 'set_updated_at',
+    events: ['UPDATE' as const],
+    timing: 'BEFORE' as const,
+  }
+  const settings = { training: '30 days' }
+  return {
+    id: 'anomaly',
+    kind: 'anomaly',
+    title:
+      'anomaly: a trigger check with 720 hourly results in history, all in its 30-day training period',
+    setup: [
+      `delete from dq.runs where id in (select run_id from dq.results where check_name = '${ANOMALY_CHECK}')`,
+      `with runs as (
+         insert into dq.runs (id, trigger, started_at, duration_ms)
+         select gen_random_uuid(), 'cron', now() - h * interval '1 hour', 0 from generate_series(0, 719) h
+         returning id, started_at)
+       insert into dq.results (run_id, check_name, kind, status, value, threshold, details, duration_ms, trigger, started_at)
+       select id, '${ANOMALY_CHECK}', 'trigger', 'pass', extract(hour from started_at)::int % 3, 'null', '{}', 0, 'cron', started_at
+       from runs`,
+      'analyze dq.results',
+    ],
+    contenders: [
+      {
+        label: 'dq trigger, with anomaly',
+        role: 'dq',
+        answer: ['tables_checked', 'anomaly.training'],
+        check: { name: ANOMALY_CHECK, ...trigger, anomaly: settings },
+      },
+      {
+        label: 'dq trigger, without',
+        role: 'dq',
+        answer: ['tables_checked'],
+        check: { name: `${ANOMALY_CHECK}_plain`, ...trigger },
+      },
+      {
+        label: 'dq.anomaly over 720 results',
+        role: 'compute',
+        answer: 'training results',
+        sql: `select (dq.anomaly('${ANOMALY_CHECK}', '${JSON.stringify(settings)}', 0) ->> 'training')::int`,
+      },
+    ],
+    targets: [
+      {
+        description: 'dq.anomaly over 720 hourly results < 20 ms',
+        of: 'dq.anomaly over 720 results',
+        maxMs: 20,
       },
     ],
   }

@@ -167,6 +167,8 @@ describe('parseCatalog', () => {
 
   it('accepts the shipped demo catalog', async () => {
     const { default: catalog } = await import('./catalog.json', { with: { type: 'json' } })
-    expect(parseCatalog(catalog).checks).toHaveLength(18)
+    const parsed = parseCatalog(catalog)
+    expect(parsed.checks).toHaveLength(20)
+    expect(parsed.generators).toHaveLength(1)
   })
 })

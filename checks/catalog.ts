@@ -86,12 +86,22 @@ const CatalogSchema = z
         return
       }
       const check = entry
-      const metric = (check.threshold ?? catalog.defaults.threshold)?.metric
-      if (metric === 'ratio' && !kindOf(check.kind)?.ratio) {
+      const kind = kindOf(check.kind)
+      const metric = kind?.ownStatus
+        ? undefined
+        : (check.threshold ?? catalog.defaults.threshold)?.metric
+      if (metric === 'ratio' && !kind?.ratio) {
         ctx.addIssue({
           code: 'custom',
           path: ['checks', index, 'threshold', 'metric'],
           message: `"ratio" is not reported by ${check.kind} checks: use "count"`,
+        })
+      }
+      if (check.anomaly?.metric === 'ratio' && !kind?.ratio) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['checks', index, 'anomaly', 'metric'],
+          message: `"ratio" is not reported by ${check.kind} checks: use "value"`,
         })
       }
       const first = seen.get(check.name)
@@ -116,9 +126,17 @@ export type CatalogInput = {
 export type CheckInput = z.input<typeof CheckSchema>
 export type Defaults = z.infer<typeof DefaultsSchema>
 
-/** A check with the catalog's defaults applied: what the runner executes. */
-export type ResolvedCheck = CheckSpec & {
-  threshold: Threshold
+/** Omit, kind by kind (a plain Omit would merge the union). */
+type WithoutThreshold<T> = T extends unknown ? Omit<T, 'threshold'> : never
+
+/**
+ * A check with the catalog's defaults applied: what the runner executes.
+ * `threshold` is null when no threshold applies: a kind that decides its own
+ * status (volume), or a check with `anomaly` and no threshold of its own or
+ * in the defaults (then only the anomaly test can fail it).
+ */
+export type ResolvedCheck = WithoutThreshold<CheckSpec> & {
+  threshold: Threshold | null
   severity: Severity
   schedule: string
   timeoutSeconds: number
@@ -141,7 +159,7 @@ export type Catalog = {
 export function applyDefaults(check: CheckSpec, defaults: Defaults): ResolvedCheck {
   return {
     ...check,
-    threshold: check.threshold ?? defaults.threshold ?? DEFAULT_THRESHOLD,
+    threshold: resolveThreshold(check, defaults.threshold),
     severity: check.severity ?? defaults.severity,
     schedule: check.schedule ?? defaults.schedule,
     timeoutSeconds: check.timeoutSeconds ?? defaults.timeoutSeconds,
@@ -183,6 +201,13 @@ export function parseCatalog(input: unknown, source = 'catalog'): Catalog {
     generators: checks.filter(isGenerator),
     defaults,
   }
+}
+
+function resolveThreshold(check: CheckSpec, byDefault: Threshold | undefined): Threshold | null {
+  if (kindOf(check.kind)?.ownStatus) return null
+  const threshold = check.threshold ?? byDefault
+  if (threshold) return threshold
+  return check.anomaly ? null : DEFAULT_THRESHOLD
 }
 
 /** Typed helper for catalogs written in TypeScript: `export default defineCatalog({...})`. */

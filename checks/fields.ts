@@ -53,6 +53,46 @@ export const CheckNameSchema = z
 export const TimeoutSecondsSchema = z.number().int().positive().max(3600)
 
 /**
+ * How far from its history a figure may go: the z-score test of the `volume`
+ * kind and of the `anomaly` option (supabase/schemas/26_anomaly.sql). A
+ * figure is anomalous outside mean ± sensitivity × stddev of its training
+ * figures, in `direction`; with fewer than `minTraining` of them it never is.
+ */
+export const anomalyTestFields = {
+  sensitivity: z
+    .number()
+    .positive('must be above 0 (3 flags about 3 in 1,000 normal values)')
+    .optional(),
+  direction: z.enum(['drop', 'spike', 'both']).optional(),
+  /** Compare with the same weekday only (volume's hour buckets: the same hour of the week). */
+  seasonality: z.enum(['none', 'day_of_week']).optional(),
+  minTraining: z
+    .number()
+    .int()
+    .min(2, 'must be at least 2 (a standard deviation needs two values)')
+    .optional(),
+}
+
+/**
+ * `anomaly` on any check (but volume, which is one): its value, or its
+ * details.ratio with `metric: "ratio"`, against its own full-scope results in
+ * history over `training` (default "14 days"), leaving out results that were
+ * themselves anomalous. With a threshold too, the worse verdict wins.
+ */
+export const AnomalySchema = z.strictObject(
+  {
+    ...anomalyTestFields,
+    training: PositiveDurationSchema.optional(),
+    metric: z.enum(['value', 'ratio']).optional(),
+  },
+  {
+    error:
+      'must be an object { sensitivity?, direction?, seasonality?, training?, minTraining?, metric? }',
+  },
+)
+export type Anomaly = z.infer<typeof AnomalySchema>
+
+/**
  * The fields every check has. They tell the runner and the alert policy what
  * to do with a measurement; none of them reaches the SQL that measures, but
  * `name` (single flight, incremental history).
@@ -69,6 +109,8 @@ export const commonFields = {
   enabled: z.boolean().optional(),
   /** While failing, notify again this often (alerts/policy); default: defaults.repeatInterval. */
   repeatInterval: PositiveDurationSchema.optional(),
+  /** Compare the figure with the check's own history (checks/anomaly.ts). */
+  anomaly: AnomalySchema.optional(),
 }
 
 /** The common fields only the runner and the policy read: stripped before the spec reaches SQL. */

@@ -37,10 +37,13 @@ export type KindDefinition<
    * leaves it to the threshold. A kind whose SQL may measure no value (value
    * null, e.g. freshness of an empty table) must decide that case here.
    */
-  verdict?(measurement: {
-    value: number | null
-    details: Record<string, unknown>
-  }): Verdict | undefined
+  verdict?(measurement: { value: number | null; details: z.infer<Details> }): Verdict | undefined
+  /**
+   * The kind decides every status itself (volume: the anomaly test in its
+   * SQL), so it takes no `threshold`, and its results report `threshold: null`.
+   * Its `verdict` then always answers.
+   */
+  ownStatus?: true
 }
 
 export function defineKind<

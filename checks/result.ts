@@ -12,7 +12,9 @@
  */
 import { z } from 'zod'
 import { DqError, ErrorCodeSchema } from '../kernel/errors.ts'
+import { expectedText, rangeText, zText } from './expected.ts'
 import { SeveritySchema } from './fields.ts'
+import { pct } from './kind.ts'
 import { CheckKindSchema, kindOf } from './kinds/index.ts'
 import { evaluateThreshold, type Threshold, type Verdict } from './threshold.ts'
 
@@ -35,6 +37,26 @@ export const MeasurementSchema = z.object({
 })
 export type Measurement = z.infer<typeof MeasurementSchema>
 
+/** `details.anomaly` of a check with the `anomaly` option. */
+export const AnomalyDetailsSchema = z.looseObject({
+  /** Which test made the status: the anomaly test, the threshold, both, or neither (null). */
+  fired: z.enum(['anomaly', 'threshold', 'both']).nullable(),
+  anomalous: z.boolean(),
+  metric: z.enum(['value', 'ratio']),
+  figure: z.number().nullable(),
+  /** [low, high]: mean ± sensitivity × stddev of the training figures; null without enough of them. */
+  expected: z.tuple([z.number(), z.number()]).nullable(),
+  mean: z.number().nullable(),
+  stddev: z.number().nullable(),
+  z: z.number().nullable(),
+  /** Training results compared. */
+  training: z.number(),
+  recent: z.array(z.number()),
+  /** insufficient_training, or partial_scope (an incremental or sampled run is not compared). */
+  reason: z.string().nullable(),
+})
+export type AnomalyDetails = z.infer<typeof AnomalyDetailsSchema>
+
 /** A threshold as a result reports it (catalog thresholds are checked in checks/threshold.ts). */
 const ReportedThresholdSchema = z.object({
   warn: z.number().optional(),
@@ -49,7 +71,8 @@ export const CheckResultSchema = z.object({
   severity: SeveritySchema,
   owner: z.string().nullable(),
   value: z.number().nullable(),
-  threshold: ReportedThresholdSchema,
+  /** null when no threshold applies: the status came from the anomaly test (volume, or `anomaly` alone). */
+  threshold: ReportedThresholdSchema.nullable(),
   details: z.record(z.string(), z.unknown()),
   sample: z.array(z.unknown()),
   duration_ms: z.number().int().nonnegative(),
@@ -91,10 +114,15 @@ export type HistoryEntry = z.infer<typeof HistoryEntrySchema>
  * ```
  */
 export function measuredStatus(
-  check: { kind: string; threshold: Threshold },
+  check: { kind: string; threshold: Threshold | null },
   measurement: Measurement,
 ): Verdict {
-  const verdict = kindOf(check.kind)?.verdict?.(measurement)
+  const kind = kindOf(check.kind)
+  const details = kind?.details.safeParse(measurement.details)
+  const verdict =
+    kind?.verdict && details?.success
+      ? kind.verdict({ value: measurement.value, details: details.data })
+      : undefined
   if (verdict) return verdict
   const { value } = measurement
   if (value === null) {
@@ -103,7 +131,8 @@ export function measuredStatus(
       `the ${check.kind} check measured no value and its kind gives no status for that`,
     )
   }
-  return evaluateThreshold(check.threshold, { ...measurement, value })
+  // No threshold applies (a check with only `anomaly`): the anomaly test alone can fail it.
+  return check.threshold ? evaluateThreshold(check.threshold, { ...measurement, value }) : 'pass'
 }
 
 const STATUS_RANK: Record<Status, number> = { pass: 0, warn: 1, fail: 2, error: 3 }
@@ -149,6 +178,12 @@ export function keyFigure(
   result: Pick<CheckResult, 'status' | 'details' | 'error'> & { kind: string },
 ): string {
   if (result.status === 'error') return result.error ?? 'could not run'
+  const figure = kindFigure(result)
+  const anomaly = AnomalyDetailsSchema.safeParse(result.details.anomaly)
+  return anomaly.success ? `${figure}; ${historyFigure(anomaly.data)}` : figure
+}
+
+function kindFigure(result: Pick<CheckResult, 'details'> & { kind: string }): string {
   const kind = kindOf(result.kind)
   const unreadable = `(details of a ${result.kind} check this version cannot read)`
   if (!kind) return unreadable
@@ -160,4 +195,38 @@ export function keyFigure(
   } catch {
     return unreadable
   }
+}
+
+/**
+ * The range an anomaly test expected the figure in, when one ran: the
+ * `anomaly` option's (details.anomaly.expected) or a volume check's
+ * (details.low, details.high). "162.1–197.9"; null otherwise.
+ */
+export function expectedRange(result: Pick<CheckResult, 'details'>): string | null {
+  const anomaly = AnomalyDetailsSchema.safeParse(result.details.anomaly)
+  if (anomaly.success) {
+    const range = anomaly.data.expected
+    if (!range) return null
+    return rangeText(range[0], range[1], anomaly.data.metric === 'ratio' ? pct : undefined)
+  }
+  const { low, high, reason } = result.details
+  return typeof low === 'number' && typeof high === 'number' && !reason
+    ? rangeText(low, high)
+    : null
+}
+
+/** "history: 150 (expected 140.0–160.0) ▄▅▄▅▄▅█, z 4.20 over 96 results, anomalous" */
+function historyFigure(a: AnomalyDetails): string {
+  if (a.reason === 'partial_scope') return 'history: not compared (not a full run)'
+  if (a.reason === 'insufficient_training' || a.figure === null) {
+    return `history: ${a.training} result${a.training === 1 ? '' : 's'} to compare, too few to test`
+  }
+  const text = expectedText({
+    figure: a.figure,
+    low: a.expected?.[0],
+    high: a.expected?.[1],
+    recent: a.recent,
+    ...(a.metric === 'ratio' ? { format: pct } : {}),
+  })
+  return `history: ${text}, z ${zText(a.z)} over ${a.training} results${a.anomalous ? ', anomalous' : ''}`
 }

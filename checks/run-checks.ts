@@ -14,8 +14,9 @@
  */
 import { codeOf, messageOf } from '../kernel/errors.ts'
 import type { DatabasePort } from '../kernel/port.ts'
+import { judge } from './anomaly.ts'
 import type { ResolvedCheck } from './catalog.ts'
-import { type CheckResult, measuredStatus, type RunResult, type RunTrigger } from './result.ts'
+import type { CheckResult, RunResult, RunTrigger } from './result.ts'
 import { claimRun, measureCheck, recordRun } from './store.ts'
 
 /**
@@ -79,11 +80,13 @@ export async function runCheck(
   }
   try {
     const measurement = await measureCheck(port, check, { timeoutSeconds: check.timeoutSeconds })
+    // The kind's own verdict or the threshold's, and with `anomaly` the worse of it and history's.
+    const { status, details } = await judge(port, check, measurement)
     return {
       ...base,
-      status: measuredStatus(check, measurement),
+      status,
       value: measurement.value,
-      details: measurement.details,
+      details,
       sample: measurement.sample,
       duration_ms: elapsed(started),
       error: null,

@@ -17,7 +17,7 @@
 import { z } from 'zod'
 import { isoTimestamp, parseReply } from '../kernel/parse.ts'
 import type { DatabasePort } from '../kernel/port.ts'
-import { RUNNER_FIELDS } from './fields.ts'
+import { type Anomaly, RUNNER_FIELDS } from './fields.ts'
 import {
   type HistoryEntry,
   HistoryEntrySchema,
@@ -139,4 +139,39 @@ export async function latestResults(
 ): Promise<Record<string, HistoryEntry>> {
   const reply = await port.call('latest_results', { check_names: checks ? [...checks] : null })
   return parseReply(z.record(z.string(), HistoryRowSchema), reply, 'latest results')
+}
+
+/** What dq.anomaly (supabase/schemas/26_anomaly.sql) answers. */
+const AnomalyTestSchema = z.object({
+  mean: z.number().nullable(),
+  stddev: z.number().nullable(),
+  z: z.number().nullable(),
+  low: z.number().nullable(),
+  high: z.number().nullable(),
+  training: z.number(),
+  anomalous: z.boolean(),
+  reason: z.string().nullable(),
+  metric: z.enum(['value', 'ratio']),
+  /** The last figures in history and this one, oldest first. */
+  recent: z.array(z.number()),
+})
+export type AnomalyTest = z.infer<typeof AnomalyTestSchema>
+
+/**
+ * A check's figure against its own full-scope results in history (the
+ * `anomaly` option), computed in the database: one query, read-only.
+ */
+export async function anomalyTest(
+  port: DatabasePort,
+  check: string,
+  settings: Anomaly,
+  figure: number,
+  options: { timeoutSeconds: number },
+): Promise<AnomalyTest> {
+  const reply = await port.call(
+    'anomaly',
+    { check_name: check, settings, figure },
+    { readOnly: options },
+  )
+  return parseReply(AnomalyTestSchema, reply, 'anomaly test')
 }

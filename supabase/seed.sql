@@ -930,6 +930,31 @@ analyze extracted.person_profile, extracted.person_discovery, extracted.company_
         core.people, core.company_headcount, core.company_technographics,
         reference.enrichment_workflow_registry;
 
+-- =============================================================================
+-- >>> Section 10: enrichment volume collapsed (anomaly) >>>
+--   Buckets are rolling days ending one hour (the grace) before the check runs:
+--   bucket 0 is (now - 25 h, now - 1 h], bucket k the day before that.
+--   Bucket 0 holds section 5's run 42 (79 enriched jobs). Bucket k = 1..28 holds
+--   exactly 170 + ((k * 37) mod 21) rows: mean 180.0, stddev 5.98 (sample), so
+--   79 is z -16.89 against an expected 162.1-197.9. Section 5's run 41 (100
+--   enriched jobs, now - 71 h) counts towards bucket 2; run 43 (now - 5 min) is
+--   inside the grace. The rows added here sit 10 to 13 hours inside their
+--   bucket (the check runs seconds after the seed) and use job hashes no raw
+--   row has, so section 5's figures do not move.
+-- =============================================================================
+
+insert into jobs.enriched_jobs (id, job_hash, company, title, city, category, enriched_at)
+select 100000 + k * 1000 + i, md5('volume-demo:' || k || ':' || i),
+       'Volume Demo ' || i % 13, 'Title ' || i % 17, 'Berlin', 'Engineering',
+       now() - interval '1 hour' - k * interval '1 day' - interval '10 hours' - i * interval '1 minute'
+from generate_series(1, 28) as k,
+     lateral generate_series(1, 170 + (k * 37) % 21 - case when k = 2 then 100 else 0 end) as i;
+
+create index enriched_jobs_enriched_at_idx on jobs.enriched_jobs (enriched_at);
+analyze jobs.enriched_jobs;
+
+-- <<< Section 10 <<<
+
 -- -----------------------------------------------------------------------------
 -- The grants the README asks for: checks run as dq_monitor (created by the dq
 -- migration; created here too, so the seed also runs first), which reads and

@@ -206,12 +206,12 @@ describe('dq and Slack', () => {
     expect(shown.stdout).toContain(
       'The Slack message a monitoring run would post (set SLACK_WEBHOOK_URL to post it):',
     )
-    expect(shown.stdout).toContain(':rotating_light: dq-monitor: 16 failing')
+    expect(shown.stdout).toContain(':rotating_light: dq-monitor: 20 failing')
 
     const posted = await dq(['demo'], { SLACK_WEBHOOK_URL: slack.url })
     expect(posted.code).toBe(0)
     expect(posted.stdout).toContain('Posted to Slack:')
     expect(slack.accepted()).toHaveLength(1)
-    expect(slack.accepted()[0]?.body.text).toMatch(/^dq-monitor: 16 failing: /)
+    expect(slack.accepted()[0]?.body.text).toMatch(/^dq-monitor: 20 failing: /)
   })
 })

@@ -20,6 +20,7 @@ import { requiredFields } from './required_fields/index.ts'
 import { rows } from './rows/index.ts'
 import { staleKeys } from './stale_keys/index.ts'
 import { trigger } from './trigger/index.ts'
+import { volume } from './volume/index.ts'
 
 export const KINDS = [
   staleKeys,
@@ -30,6 +31,7 @@ export const KINDS = [
   requiredFields,
   freshness,
   rows,
+  volume,
 ] as const
 
 type Kinds = typeof KINDS

@@ -34,3 +34,14 @@ export async function rejection(promise: Promise<unknown>): Promise<DqError> {
   }
   throw new Error(`expected a rejection, got ${JSON.stringify(outcome)}`)
 }
+
+/** The issues parseCatalog reports for one check ({ path, message } each); [] when it is valid. */
+export function catalogIssues(check: Record<string, unknown>): { path: string; message: string }[] {
+  try {
+    parseCatalog({ checks: [check] })
+    return []
+  } catch (error) {
+    if (!(error instanceof DqError)) throw error
+    return error.details as { path: string; message: string }[]
+  }
+}

@@ -19,6 +19,7 @@
 import type { ResolvedCheck } from '../../../checks/catalog.ts'
 import {
   type CheckResult,
+  expectedRange,
   keyFigure,
   type RunTrigger,
   type Status,
@@ -234,25 +235,33 @@ function title(a: Alert, at: string): string {
 const number = (n: number) => n.toLocaleString('en-US')
 const percent = (r: number) => `${(r * 100).toFixed(r > 0 && r < 0.001 ? 3 : 1)}%`
 
-/** "Value *8,346* · fail above 100 · warn above 0", or the ratio when the metric is ratio. */
-function figureLine(
-  value: number | null,
-  details: Record<string, unknown>,
-  t: CheckResult['threshold'],
-): string {
+/**
+ * "Value *8,346* · fail above 100 · warn above 0", or the ratio when the metric
+ * is ratio; then the range an anomaly test expected ("expected 162.1–197.9").
+ * No threshold (volume, or `anomaly` alone): the range is what it is held to.
+ */
+function figureLine(result: CheckResult): string {
+  const { value, details, threshold: t } = result
+  const range = expectedRange(result)
+  const expected = range ? [`expected ${range}`] : []
   const bounds = (format: (n: number) => string) =>
-    [
-      t.fail === undefined ? '' : `fail above ${format(t.fail)}`,
-      t.warn === undefined ? '' : `warn above ${format(t.warn)}`,
-    ].filter(Boolean)
-  if (t.metric === 'ratio') {
+    t
+      ? [
+          t.fail === undefined ? '' : `fail above ${format(t.fail)}`,
+          t.warn === undefined ? '' : `warn above ${format(t.warn)}`,
+        ].filter(Boolean)
+      : []
+  if (t?.metric === 'ratio') {
     const ratio = typeof details.ratio === 'number' ? percent(details.ratio) : '?'
     return [
       `Ratio *${ratio}* (value ${value === null ? '-' : number(value)})`,
       ...bounds(percent),
+      ...expected,
     ].join(' · ')
   }
-  return [`Value *${value === null ? '-' : number(value)}*`, ...bounds(number)].join(' · ')
+  return [`Value *${value === null ? '-' : number(value)}*`, ...bounds(number), ...expected].join(
+    ' · ',
+  )
 }
 
 function ownerText(owner: string | undefined): string {
@@ -280,7 +289,7 @@ function alertText(a: Alert, description: string | undefined, at: string): strin
   if (r && r.status === 'error') {
     lines.push(`Error: ${escapeText(errorText(r.error ?? 'could not run'))}`)
   } else if (r) {
-    lines.push(figureLine(r.value, r.details, r.threshold))
+    lines.push(figureLine(r))
     if (r.status !== 'pass') lines.push(escapeText(truncate(keyFigure(r), 500)))
     const sample = r.status === 'pass' ? [] : r.sample.slice(0, SAMPLE_ROWS)
     if (sample.length > 0) {

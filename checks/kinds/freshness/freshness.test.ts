@@ -164,7 +164,10 @@ describe('the freshness schema', () => {
   })
 
   it('its verdict: fail when there is no row, else the threshold decides', () => {
-    const noRows = { value: null, details: { newest: null, age_hours: null, reason: 'no_rows' } }
+    const noRows = {
+      value: null,
+      details: { newest: null, age_hours: null, reason: 'no_rows' as const },
+    }
     expect(freshness.verdict?.(noRows)).toBe('fail')
     expect(freshness.verdict?.({ value: 3, details: { newest: 'x', age_hours: 3 } })).toBe(
       undefined,
