@@ -7,21 +7,17 @@ import { sign } from 'hono/jwt'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { parseCatalog } from '../checks/catalog.ts'
 import { useDatabase } from '../test/support/databases.ts'
+import { cookieOf, csrfIn, ORIGIN } from '../test/support/status.ts'
 import { type StatusServices, statusPages } from './index.ts'
 import { type AccessSettings, accessSettings, SESSION_SECONDS } from './session.ts'
 
 const TOKEN = 'status-test-token-0123456789'
-const ORIGIN = 'http://dq.test'
 const catalog = parseCatalog({
   checks: [{ name: 'orders_dups', kind: 'duplicates', table: 'shop.orders', columns: ['ref'] }],
 })
 
 const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString()
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
-
-/** The `name=value` of a Set-Cookie header, as a browser would send it back. */
-const cookieOf = (response: Response) => response.headers.get('set-cookie')?.split(';')[0] ?? ''
-const csrfIn = (html: string) => /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? ''
 
 describe('status page sign-in, cookie, CSRF and Cloudflare Access', () => {
   const database = useDatabase('pglite')

@@ -22,7 +22,8 @@ a:focus-visible,button:focus-visible,input:focus-visible,main:focus-visible{outl
 .who{margin:0 0 0 auto;color:var(--muted);font-size:.9rem}
 main{max-width:72rem;margin:0 auto;padding:1rem}
 footer{max-width:72rem;margin:2rem auto 1rem;padding:0 1rem;color:var(--muted);font-size:.85rem}
-h1{font-size:1.6rem;margin:.5rem 0 1rem}
+h1{font-size:1.6rem;margin:.5rem 0 1rem;overflow-wrap:anywhere}
+figure{margin:0}
 h2{font-size:1.2rem;margin:2rem 0 .5rem}
 button{font:inherit;padding:.45rem 1rem;border:1px solid var(--ink);border-radius:.4rem;background:var(--ink);color:#fff;cursor:pointer}
 button.secondary{background:var(--bg);color:var(--ink)}
@@ -73,8 +74,9 @@ svg .mark.error{stroke:#7e22ce;stroke-width:2;fill:none}
 @media (max-width:700px){
 .cards thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
 .cards tr{display:block;border:1px solid var(--line);border-radius:.4rem;margin:.6rem 0;padding:.3rem .5rem}
-.cards td{display:flex;gap:.75rem;border:0;padding:.2rem 0}
-.cards td::before{content:attr(data-label);flex:0 0 6.5rem;font-weight:600;color:var(--muted);font-size:.85rem}
+.cards,.cards tbody,.cards caption{display:block;width:100%}
+.cards td{display:block;position:relative;border:0;padding:.2rem 0 .2rem 7rem;min-height:1.8rem;overflow-wrap:anywhere}
+.cards td::before{content:attr(data-label);position:absolute;left:0;top:.25rem;width:6.5rem;font-weight:600;color:var(--muted);font-size:.85rem}
 .cards td.num{text-align:left}
 dl.facts{grid-template-columns:1fr}
 }
