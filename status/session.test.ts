@@ -2,6 +2,7 @@
 // own routes: every way in that must fail does (wrong token, expired or forged
 // cookie, missing or wrong CSRF token, a POST from another site, an Access JWT
 // with a wrong audience, expired or badly signed), and the ways in work.
+import type { webcrypto } from 'node:crypto'
 import { Hono } from 'hono'
 import { sign } from 'hono/jwt'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -91,7 +92,13 @@ describe('status page sign-in, cookie, CSRF and Cloudflare Access', () => {
       expect(response.headers.get('location')).toBe('/')
       const setCookie = response.headers.get('set-cookie') ?? ''
       expect(setCookie).toMatch(/^__Host-dq_session=\d+\.[A-Za-z0-9_-]+\.[^;]+;/)
-      for (const attribute of ['HttpOnly', 'Secure', 'SameSite=Strict', 'Path=/', `Max-Age=${SESSION_SECONDS}`]) {
+      for (const attribute of [
+        'HttpOnly',
+        'Secure',
+        'SameSite=Strict',
+        'Path=/',
+        `Max-Age=${SESSION_SECONDS}`,
+      ]) {
         expect(setCookie).toContain(attribute)
       }
       expect(SESSION_SECONDS).toBe(12 * 3600)
@@ -114,7 +121,9 @@ describe('status page sign-in, cookie, CSRF and Cloudflare Access', () => {
     })
 
     it('goes back to the page asked for, never to another site', async () => {
-      expect((await signIn(TOKEN, '/check/orders_dups')).headers.get('location')).toBe('/check/orders_dups')
+      expect((await signIn(TOKEN, '/check/orders_dups')).headers.get('location')).toBe(
+        '/check/orders_dups',
+      )
       expect((await signIn(TOKEN, '//evil.example/x')).headers.get('location')).toBe('/')
       expect((await signIn(TOKEN, 'https://evil.example/')).headers.get('location')).toBe('/')
     })
@@ -125,7 +134,11 @@ describe('status page sign-in, cookie, CSRF and Cloudflare Access', () => {
         { ...FORM, 'sec-fetch-site': 'cross-site' },
         { ...FORM },
       ]) {
-        const response = await request('/login', { method: 'POST', headers, body: form({ token: TOKEN }) })
+        const response = await request('/login', {
+          method: 'POST',
+          headers,
+          body: form({ token: TOKEN }),
+        })
         expect(response.status).toBe(403)
         expect(response.headers.get('set-cookie')).toBeNull()
         expect(await response.text()).toContain('sent from another site')
@@ -164,7 +177,11 @@ describe('status page sign-in, cookie, CSRF and Cloudflare Access', () => {
       // Signed correctly, but with the key of another DQ_API_TOKEN (a rotated token).
       const other = new Hono<{ Variables: { services: StatusServices } }>()
       other.use('*', async (c, next) => {
-        c.set('services', { catalog, token: 'another-token-0123456789', withDatabase: (use) => use(database().db) })
+        c.set('services', {
+          catalog,
+          token: 'another-token-0123456789',
+          withDatabase: (use) => use(database().db),
+        })
         await next()
       })
       other.route('/', statusPages())
@@ -175,7 +192,9 @@ describe('status page sign-in, cookie, CSRF and Cloudflare Access', () => {
       })
       forged.push(decodeURIComponent(cookieOf(rotated)).split('=').slice(1).join('='))
       for (const bad of forged) {
-        const response = await request('/', { headers: { cookie: `${name}=${encodeURIComponent(bad)}` } })
+        const response = await request('/', {
+          headers: { cookie: `${name}=${encodeURIComponent(bad)}` },
+        })
         expect(response.status, bad).toBe(303)
       }
     })
@@ -184,7 +203,9 @@ describe('status page sign-in, cookie, CSRF and Cloudflare Access', () => {
   describe('CSRF on every POST', () => {
     const session = async () => {
       const cookie = cookieOf(await signIn())
-      const csrf = csrfIn(await (await request('/check/orders_dups', { headers: { cookie } })).text())
+      const csrf = csrfIn(
+        await (await request('/check/orders_dups', { headers: { cookie } })).text(),
+      )
       expect(csrf).not.toBe('')
       return { cookie, csrf }
     }
@@ -195,7 +216,10 @@ describe('status page sign-in, cookie, CSRF and Cloudflare Access', () => {
       const { cookie } = await session()
       const other = await session()
       runs.mockClear()
-      for (const fields of [{}, { csrf: 'not-the-token' }, { csrf: other.csrf }]) {
+      for (const fields of [{}, { csrf: 'not-the-token' }, { csrf: other.csrf }] as Record<
+        string,
+        string
+      >[]) {
         const response = await post('/check/orders_dups/run', cookie, fields)
         expect(response.status).toBe(403)
         expect(await response.text()).toContain('no valid security token')
@@ -206,12 +230,17 @@ describe('status page sign-in, cookie, CSRF and Cloudflare Access', () => {
     it('"Run now" from another site is refused even with the right token', async () => {
       const { cookie, csrf } = await session()
       runs.mockClear()
-      const response = await post('/check/orders_dups/run', cookie, { csrf }, 'https://evil.example')
+      const response = await post(
+        '/check/orders_dups/run',
+        cookie,
+        { csrf },
+        'https://evil.example',
+      )
       expect(response.status).toBe(403)
       expect(runs).not.toHaveBeenCalled()
     })
 
-    it('with the session\'s token and from this site, it runs and comes back with the result', async () => {
+    it("with the session's token and from this site, it runs and comes back with the result", async () => {
       const { cookie, csrf } = await session()
       const response = await post('/check/orders_dups/run', cookie, { csrf })
       expect(response.status).toBe(303)
@@ -228,7 +257,9 @@ describe('status page sign-in, cookie, CSRF and Cloudflare Access', () => {
       const response = await post('/logout', cookie, { csrf })
       expect(response.status).toBe(303)
       expect(response.headers.get('location')).toBe('/login?signed_out=1')
-      expect(response.headers.get('set-cookie')).toMatch(/^__Host-dq_session=; Max-Age=0; Path=\/;.*Secure/)
+      expect(response.headers.get('set-cookie')).toMatch(
+        /^__Host-dq_session=; Max-Age=0; Path=\/;.*Secure/,
+      )
     })
   })
 
@@ -237,13 +268,22 @@ describe('status page sign-in, cookie, CSRF and Cloudflare Access', () => {
     const audience = 'a1b2c3-aud'
     const rsa = () =>
       crypto.subtle.generateKey(
-        { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
+        {
+          name: 'RSASSA-PKCS1-v1_5',
+          modulusLength: 2048,
+          publicExponent: new Uint8Array([1, 0, 1]),
+          hash: 'SHA-256',
+        },
         true,
         ['sign', 'verify'],
       )
-    type Keys = { private: JsonWebKey & { kid: string; alg: 'RS256' }; public: JsonWebKey & { kid: string; alg: 'RS256' } }
+    type JsonWebKey = webcrypto.JsonWebKey
+    type Keys = {
+      private: JsonWebKey & { kid: string; alg: 'RS256' }
+      public: JsonWebKey & { kid: string; alg: 'RS256' }
+    }
     const keysOf = async (kid: string): Promise<Keys> => {
-      const pair = (await rsa()) as { privateKey: CryptoKey; publicKey: CryptoKey }
+      const pair = (await rsa()) as webcrypto.CryptoKeyPair
       return {
         private: { ...(await crypto.subtle.exportKey('jwk', pair.privateKey)), kid, alg: 'RS256' },
         public: { ...(await crypto.subtle.exportKey('jwk', pair.publicKey)), kid, alg: 'RS256' },
@@ -289,7 +329,11 @@ describe('status page sign-in, cookie, CSRF and Cloudflare Access', () => {
       expect(html).toContain('/cdn-cgi/access/logout')
       const run = await request(
         '/check/orders_dups/run',
-        withJwt(jwt, { method: 'POST', headers: { ...FORM, origin: ORIGIN }, body: form({ csrf: csrfIn(html) }) }),
+        withJwt(jwt, {
+          method: 'POST',
+          headers: { ...FORM, origin: ORIGIN },
+          body: form({ csrf: csrfIn(html) }),
+        }),
       )
       expect(run.status).toBe(303)
     })
@@ -298,8 +342,14 @@ describe('status page sign-in, cookie, CSRF and Cloudflare Access', () => {
       ['a wrong audience', () => sign(claims({ aud: ['someone-else'] }), team.private, 'RS256')],
       ['an expired token', () => sign(claims({ exp: now() - 5 }), team.private, 'RS256')],
       ['no expiry at all', () => sign(claims({ exp: undefined }), team.private, 'RS256')],
-      ['another issuer', () => sign(claims({ iss: 'https://evil.cloudflareaccess.com' }), team.private, 'RS256')],
-      ["a signature by another key under the team key's id", () => sign(claims(), forger.private, 'RS256')],
+      [
+        'another issuer',
+        () => sign(claims({ iss: 'https://evil.cloudflareaccess.com' }), team.private, 'RS256'),
+      ],
+      [
+        "a signature by another key under the team key's id",
+        () => sign(claims(), forger.private, 'RS256'),
+      ],
       ['an HS256 token', () => sign(claims(), 'a shared secret', 'HS256')],
       ['not a JWT', async () => 'not.a.jwt'],
     ])('%s: not signed in', async (_, jwt) => {
@@ -330,19 +380,30 @@ describe('status page sign-in, cookie, CSRF and Cloudflare Access', () => {
 
     it('settings: both or neither, and a team domain', () => {
       expect(accessSettings({})).toBeUndefined()
-      expect(accessSettings({ CF_ACCESS_TEAM_DOMAIN: 'acme.cloudflareaccess.com', CF_ACCESS_AUD: 'x' })).toEqual({
+      expect(
+        accessSettings({ CF_ACCESS_TEAM_DOMAIN: 'acme.cloudflareaccess.com', CF_ACCESS_AUD: 'x' }),
+      ).toEqual({
         issuer,
         audience: 'x',
       })
-      expect(accessSettings({ CF_ACCESS_TEAM_DOMAIN: 'https://ACME.cloudflareaccess.com/', CF_ACCESS_AUD: 'x' })?.issuer).toBe(
+      expect(
+        accessSettings({
+          CF_ACCESS_TEAM_DOMAIN: 'https://ACME.cloudflareaccess.com/',
+          CF_ACCESS_AUD: 'x',
+        })?.issuer,
+      ).toBe(issuer)
+      expect(accessSettings({ CF_ACCESS_TEAM_DOMAIN: 'acme', CF_ACCESS_AUD: 'x' })?.issuer).toBe(
         issuer,
       )
-      expect(accessSettings({ CF_ACCESS_TEAM_DOMAIN: 'acme', CF_ACCESS_AUD: 'x' })?.issuer).toBe(issuer)
-      expect(() => accessSettings({ CF_ACCESS_AUD: 'x' })).toThrow(/CF_ACCESS_TEAM_DOMAIN is not set/)
-      expect(() => accessSettings({ CF_ACCESS_TEAM_DOMAIN: 'acme' })).toThrow(/CF_ACCESS_AUD is not set/)
-      expect(() => accessSettings({ CF_ACCESS_TEAM_DOMAIN: 'evil.example.com', CF_ACCESS_AUD: 'x' })).toThrow(
-        /CF_ACCESS_TEAM_DOMAIN must be your team domain/,
+      expect(() => accessSettings({ CF_ACCESS_AUD: 'x' })).toThrow(
+        /CF_ACCESS_TEAM_DOMAIN is not set/,
       )
+      expect(() => accessSettings({ CF_ACCESS_TEAM_DOMAIN: 'acme' })).toThrow(
+        /CF_ACCESS_AUD is not set/,
+      )
+      expect(() =>
+        accessSettings({ CF_ACCESS_TEAM_DOMAIN: 'evil.example.com', CF_ACCESS_AUD: 'x' }),
+      ).toThrow(/CF_ACCESS_TEAM_DOMAIN must be your team domain/)
     })
   })
 })

@@ -14,7 +14,12 @@ const BUCKET = 6 * HOUR
 const currentBucket = () => Math.floor(Date.now() / BUCKET) * BUCKET
 
 type Result = RunResult['results'][number]
-const result = (check: string, status: Result['status'], value: number | null, more: Partial<Result> = {}): Result => ({
+const result = (
+  check: string,
+  status: Result['status'],
+  value: number | null,
+  more: Partial<Result> = {},
+): Result => ({
   check,
   kind: 'duplicates',
   status,
@@ -93,10 +98,16 @@ describe.each(engines())('status page SQL on %s', (engine) => {
 
   it('ratio thresholds chart the ratio; coverage charts the ratio whatever the threshold', async () => {
     const at = Date.now() - 60_000
-    await recordRun(port(), run(at, [
-      result('gap_ratio', 'fail', 150, { threshold: { fail: 0.01, metric: 'ratio' }, details: { ratio: 0.05 } }),
-      result('gap_count', 'fail', 960, { details: { ratio: 0.192 } }),
-    ]))
+    await recordRun(
+      port(),
+      run(at, [
+        result('gap_ratio', 'fail', 150, {
+          threshold: { fail: 0.01, metric: 'ratio' },
+          details: { ratio: 0.05 },
+        }),
+        result('gap_count', 'fail', 960, { details: { ratio: 0.192 } }),
+      ]),
+    )
     const overview = await overviewData(port(), ['gap_ratio', 'gap_count'])
     expect(overview.series.gap_ratio?.points.at(-1)?.high).toBe(0.05)
     expect(overview.series.gap_count?.points.at(-1)?.high).toBe(960)
@@ -108,13 +119,16 @@ describe.each(engines())('status page SQL on %s', (engine) => {
   it('reads the anomaly band when a result reports one; malformed details never stop a run being recorded', async () => {
     const at = Date.now() - 120_000
     await expect(
-      recordRun(port(), run(at, [
-        result('volume', 'fail', 79, { details: { anomaly: { expected: [162.1, 197.9] } } }),
-        result('odd', 'pass', 1, {
-          threshold: { fail: 0.5, metric: 'ratio' },
-          details: { ratio: 'a lot', anomaly: { expected: 'soon' } },
-        }),
-      ])),
+      recordRun(
+        port(),
+        run(at, [
+          result('volume', 'fail', 79, { details: { anomaly: { expected: [162.1, 197.9] } } }),
+          result('odd', 'pass', 1, {
+            threshold: { fail: 0.5, metric: 'ratio' },
+            details: { ratio: 'a lot', anomaly: { expected: 'soon' } },
+          }),
+        ]),
+      ),
     ).resolves.toBe(true)
     const data = await overviewData(port(), ['volume', 'odd'])
     expect(data.series.volume?.points.at(-1)?.band).toEqual([162.1, 197.9])
@@ -136,7 +150,12 @@ describe.each(engines())('status page SQL on %s', (engine) => {
     )
     await database().exec(`delete from dq.runs where id = '${latestRun?.id}'`)
     const page = await checkData(port(), 'a')
-    expect(page.series.points.at(-1)).toMatchObject({ high: 10, low: 0, status: 'fail', results: 2 })
+    expect(page.series.points.at(-1)).toMatchObject({
+      high: 10,
+      low: 0,
+      status: 'fail',
+      results: 2,
+    })
     const { kept, rebuilt } = await rollups()
     expect(kept).toEqual(rebuilt)
   })
@@ -162,11 +181,17 @@ describe.each(engines())('status page SQL on %s', (engine) => {
       values (now() - interval '10 minutes', 3600, now() + interval '110 minutes');`)
     const data = await overviewData(port(), ['a', 'b', 'broken'])
     // 'other' is not in this catalog; the monitor's own incident always is.
-    expect(data.incidents.map((i) => i.dedup_key)).toEqual(['dq-monitor/stale', 'a/threshold', 'broken/error'])
+    expect(data.incidents.map((i) => i.dedup_key)).toEqual([
+      'dq-monitor/stale',
+      'a/threshold',
+      'broken/error',
+    ])
     expect(data.monitor).toMatchObject({ stale: false })
     expect(data.monitor.last_beat_at).not.toBeNull()
     const page = await checkData(port(), 'a')
-    expect(page.alerts).toEqual([expect.objectContaining({ dedup_key: 'a/threshold', status: 'fail' })])
+    expect(page.alerts).toEqual([
+      expect.objectContaining({ dedup_key: 'a/threshold', status: 'fail' }),
+    ])
   })
 
   it('a check that never ran: no latest result, an empty chart', async () => {

@@ -20,7 +20,14 @@ import {
 
 const catalog = parseCatalog({
   checks: [
-    { name: 'b_dups', kind: 'duplicates', table: 't.b', columns: ['x'], tags: ['shop'], owner: '@a' },
+    {
+      name: 'b_dups',
+      kind: 'duplicates',
+      table: 't.b',
+      columns: ['x'],
+      tags: ['shop'],
+      owner: '@a',
+    },
     { name: 'a_dups', kind: 'duplicates', table: 't.a', columns: ['x'], tags: ['shop', 'keys'] },
     {
       name: 'gap',
@@ -34,7 +41,12 @@ const catalog = parseCatalog({
   ],
 })
 
-const result = (check: string, status: HistoryEntry['status'], value: number, details = {}): HistoryEntry => ({
+const result = (
+  check: string,
+  status: HistoryEntry['status'],
+  value: number,
+  details = {},
+): HistoryEntry => ({
   check,
   kind: 'duplicates',
   status,
@@ -97,7 +109,9 @@ describe('figures and words', () => {
     const [, , gap] = catalog.checks
     expect(figureOf(catalog.checks[0]?.threshold ?? { metric: 'count' }, latest.b_dups)).toBe(3)
     expect(figureOf(gap?.threshold ?? { metric: 'count' }, latest.gap)).toBe(0.02)
-    expect(figureOf({ metric: 'count' }, { ...latest.b_dups, status: 'error', value: null })).toBeNull()
+    expect(
+      figureOf({ metric: 'count' }, { ...latest.b_dups, status: 'error', value: null }),
+    ).toBeNull()
     expect(formatFigure(8346, 'count')).toBe('8,346')
     expect(formatFigure(0.192, 'ratio')).toBe('19.2%')
     expect(formatFigure(null, 'count')).toBe('–')
@@ -119,7 +133,10 @@ describe('figures and words', () => {
     const generated = {
       ...catalog.checks[2],
       name: 'person_profile_to_core_gap',
-      generated: { from: 'reference.enrichment_workflow_registry', row: { workflow_name: 'person_profile' } },
+      generated: {
+        from: 'reference.enrichment_workflow_registry',
+        row: { workflow_name: 'person_profile' },
+      },
     }
     expect(workflowOf(generated)).toBe('person_profile')
     expect(workflowOf({ name: 'gap', generated: { from: 'x', row: {} } })).toBe('gap')
@@ -128,7 +145,14 @@ describe('figures and words', () => {
 
   it('after signing in, only a path of this site', () => {
     expect(safeNext('/check/x?ran=1')).toBe('/check/x?ran=1')
-    for (const bad of ['//evil.example/x', '/\\evil.example', 'https://evil.example/', 'x', '', undefined]) {
+    for (const bad of [
+      '//evil.example/x',
+      '/\\evil.example',
+      'https://evil.example/',
+      'x',
+      '',
+      undefined,
+    ]) {
       expect(safeNext(bad)).toBe('/')
     }
   })
@@ -152,7 +176,9 @@ describe('charts', () => {
   it('a sparkline draws the threshold lines, the anomaly band, and breaks its line at gaps', async () => {
     const svg = String(await Sparkline({ series, threshold, name: 'x' }))
     expect(svg).toContain('role="img"')
-    expect(svg).toMatch(/<title>x: 30 days, 5 points: from 5 to 2, highest 150; 2 failing or erroring; anomaly band drawn<\/title>/)
+    expect(svg).toContain(
+      'aria-label="x: 30 days, 5 points: from 5 to 2, highest 150; 2 failing or erroring; anomaly band drawn"',
+    )
     expect(svg.match(/class="threshold (fail|warn)"/g)).toHaveLength(2)
     expect(svg.match(/<polygon class="band"/g)).toHaveLength(1)
     // 0-1-2 is one line; 7 is alone (8 has no figure), 9 alone too.

@@ -75,17 +75,14 @@ export function distinct(values: Iterable<string | undefined>): string[] {
 
 /**
  * The workflow a coverage check watches: the registry row's `workflow_name`
- * for a check generated from the enrichment registry, else the check's name.
- * Loosely typed: generated entries (`generated: { from, row }`) are newer than
- * this catalog's types.
+ * for a check generated from the enrichment registry (`generated: { from, row }`
+ * on its catalog entry), else the check's name. `generated` is read loosely:
+ * it is newer than this catalog's types.
  */
-export function workflowOf(check: { name: string }): string {
-  if ('generated' in check) {
-    const generated = check.generated as { row?: Record<string, unknown> } | undefined
-    const name = generated?.row?.workflow_name
-    if (typeof name === 'string' && name) return name
-  }
-  return check.name
+export function workflowOf(check: { name: string; generated?: unknown }): string {
+  const generated = check.generated as { row?: Record<string, unknown> } | undefined
+  const name = generated?.row?.workflow_name
+  return typeof name === 'string' && name ? name : check.name
 }
 
 /** The number the threshold compares: the value, or details.ratio for metric "ratio". */

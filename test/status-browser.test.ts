@@ -24,12 +24,17 @@ if (!hasChromium && process.env.CI !== 'true') {
   )
 }
 
-it.runIf(process.env.CI === 'true')('CI has chromium for the browser test (.ci/run installs it)', () => {
-  expect(hasChromium, `no chromium at ${CHROMIUM}`).toBe(true)
-})
+it.runIf(process.env.CI === 'true')(
+  'CI has chromium for the browser test (.ci/run installs it)',
+  () => {
+    expect(hasChromium, `no chromium at ${CHROMIUM}`).toBe(true)
+  },
+)
 
 /** `dq demo --serve --port 0`: the demo's output, then the page's URL. */
-async function startDemo(env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
+async function startDemo(
+  env: Record<string, string>,
+): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, ['bin/dq.js', 'demo', '--serve', '--port', '0'], {
     cwd: ROOT,
     env: { ...process.env, ...env, NO_COLOR: '1' },
@@ -37,10 +42,15 @@ async function startDemo(env: Record<string, string>): Promise<{ url: string; ch
   })
   let output = ''
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`dq demo --serve did not start:\n${output}`)), 90_000)
+    const timer = setTimeout(
+      () => reject(new Error(`dq demo --serve did not start:\n${output}`)),
+      90_000,
+    )
     const read = (chunk: Buffer) => {
       output += chunk.toString()
-      const match = /The status page of the demo database: (http:\/\/127\.0\.0\.1:\d+)\//.exec(output)
+      const match = /The status page of the demo database: (http:\/\/127\.0\.0\.1:\d+)\//.exec(
+        output,
+      )
       if (match?.[1]) {
         clearTimeout(timer)
         resolve(match[1])
@@ -101,14 +111,19 @@ describe.runIf(hasChromium)('the status page in chromium', () => {
   })
 
   it('sign in, overview, filters, a check, Run now, sign out: with JavaScript off', async () => {
-    const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1280, height: 900 } })
+    const context = await browser.newContext({
+      javaScriptEnabled: false,
+      viewport: { width: 1280, height: 900 },
+    })
     const page = watch(await context.newPage())
 
     // Signed out: the sign-in form. A wrong token first.
     await page.goto(`${demo.url}/`)
     expect(new URL(page.url()).pathname).toBe('/login')
     await page.getByLabel('API token').fill('not-the-token-0123456789')
-    const refused = page.waitForResponse((r) => r.url().endsWith('/login') && r.request().method() === 'POST')
+    const refused = page.waitForResponse(
+      (r) => r.url().endsWith('/login') && r.request().method() === 'POST',
+    )
     await page.getByRole('button', { name: 'Sign in' }).click()
     expect((await refused).status()).toBe(401)
     await expect(page.getByRole('alert').textContent()).resolves.toContain('not the API token')
@@ -117,7 +132,9 @@ describe.runIf(hasChromium)('the status page in chromium', () => {
     await page.getByLabel('API token').fill(TOKEN)
     await page.getByRole('button', { name: 'Sign in' }).click()
     await page.waitForURL(`${demo.url}/`)
-    await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('Data quality')
+    await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toBe(
+      'Data quality',
+    )
     const checkRows = page.locator('table.checks tbody tr')
     expect(await checkRows.count()).toBe(13)
     const incidents = page.locator('section[aria-labelledby="incidents-heading"] tbody tr')
@@ -137,12 +154,19 @@ describe.runIf(hasChromium)('the status page in chromium', () => {
     ])
     await page.getByRole('link', { name: 'Clear filters' }).click()
     await filters.getByRole('link', { name: '@jobs-pipeline' }).click()
-    await expect(checkRows.locator('a.name').allTextContents()).resolves.toEqual(['jobs_raw_vs_enriched'])
+    await expect(checkRows.locator('a.name').allTextContents()).resolves.toEqual([
+      'jobs_raw_vs_enriched',
+    ])
 
     // A check's page; run it now; the new result.
     await checkRows.getByRole('link', { name: 'jobs_raw_vs_enriched' }).click()
-    await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toContain('jobs_raw_vs_enriched')
-    const recent = page.locator('table', { has: page.locator('caption') }).last().locator('tbody tr')
+    await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toContain(
+      'jobs_raw_vs_enriched',
+    )
+    const recent = page
+      .locator('table', { has: page.locator('caption') })
+      .last()
+      .locator('tbody tr')
     expect(await recent.count()).toBe(1)
     await page.getByRole('button', { name: 'Run now' }).click()
     await page.waitForURL(/\/check\/jobs_raw_vs_enriched\?ran=[0-9a-f-]{36}$/)
@@ -167,7 +191,10 @@ describe.runIf(hasChromium)('the status page in chromium', () => {
   })
 
   it('on a phone: nothing wider than the screen; the keyboard reaches the skip link first', async () => {
-    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true })
+    const context = await browser.newContext({
+      viewport: { width: 390, height: 844 },
+      isMobile: true,
+    })
     const page = watch(await context.newPage())
     await page.goto(`${demo.url}/login`)
     await page.getByLabel('API token').fill(TOKEN)
@@ -175,15 +202,17 @@ describe.runIf(hasChromium)('the status page in chromium', () => {
     await page.waitForURL(`${demo.url}/`)
     for (const path of ['/', '/check/pwh_experience_key_stale', '/coverage']) {
       await page.goto(`${demo.url}${path}`)
-      const widths = await page.evaluate(() => ({
-        page: document.documentElement.scrollWidth,
-        screen: window.innerWidth,
-      }))
+      // Evaluated in the page (a string: this file is type-checked without the DOM's types).
+      const widths = (await page.evaluate(
+        '({ page: document.documentElement.scrollWidth, screen: window.innerWidth })',
+      )) as { page: number; screen: number }
       expect(widths.page, path).toBeLessThanOrEqual(widths.screen)
     }
     await page.goto(`${demo.url}/`)
     await page.keyboard.press('Tab')
-    await expect(page.evaluate(() => document.activeElement?.textContent)).resolves.toBe('Skip to content')
+    await expect(page.evaluate('document.activeElement?.textContent')).resolves.toBe(
+      'Skip to content',
+    )
     await page.screenshot({ path: `${ARTIFACTS}status-phone.png`, fullPage: true })
     expect(problems).toEqual([])
     await context.close()

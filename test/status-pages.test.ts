@@ -3,7 +3,6 @@
 // shows, filters as links, "Run now" (and a run already in progress), the
 // coverage table, HTML errors; and that the JSON API still takes the bearer
 // token only.
-import { readFile } from 'node:fs/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { notifyRun } from '../alerts/notify/index.ts'
 import { parseCatalog } from '../checks/catalog.ts'
@@ -29,7 +28,7 @@ describe.each(engines())('the status page on the demo incidents, %s', (engine) =
   })
   const appWith = (more: Partial<Services> = {}) => {
     const app = createApp(() => services(more))
-    return (path: string, init?: RequestInit) => app.request(`${ORIGIN}${path}`, init)
+    return async (path: string, init?: RequestInit) => app.request(`${ORIGIN}${path}`, init)
   }
   const request = appWith()
   let cookie = ''
@@ -61,7 +60,9 @@ describe.each(engines())('the status page on the demo incidents, %s', (engine) =
       'company_canonical_updated_at_trigger',
     ])
     expect(html).toContain('11 fail')
-    expect(html).toContain('<span class="badge fail"><span class="icon" aria-hidden="true">✕</span>fail</span>')
+    expect(html).toContain(
+      '<span class="badge fail"><span class="icon" aria-hidden="true">✕</span>fail</span>',
+    )
     expect(html.match(/<svg class="spark"[^>]*role="img"[^>]*aria-label="[^"]+"/g)).toHaveLength(13)
     expect(html).toContain('8,346')
     expect(html).toContain('8,000 mismatched, 0 missing, 346 unexpected of 10,000 rows (83.5%)')
@@ -70,7 +71,10 @@ describe.each(engines())('the status page on the demo incidents, %s', (engine) =
 
   it('open incidents first: the failing checks the run alerted on, with since when', async () => {
     const html = await page('/')
-    const incidents = html.slice(html.indexOf('id="incidents-heading"'), html.indexOf('id="monitor-heading"'))
+    const incidents = html.slice(
+      html.indexOf('id="incidents-heading"'),
+      html.indexOf('id="monitor-heading"'),
+    )
     expect(incidents.match(/<tr>/g)?.length).toBe(11 + 1) // a header row, then one per incident
     expect(incidents).toContain('href="/check/pwh_experience_key_stale"')
     expect(incidents).toMatch(/<time datetime="[^"]+" title="[^"]+ UTC">just now<\/time>/)
@@ -89,11 +93,15 @@ describe.each(engines())('the status page on the demo incidents, %s', (engine) =
     const both = await page('/?status=pass&owner=%40integrations')
     expect(checkRows(both)).toEqual(['breezeway_task_tags_duplicates'])
     // A tag link keeps the other filters; the current ones are marked.
-    expect(both).toContain('<a href="/?status=pass&amp;tag=breezeway&amp;owner=%40integrations">breezeway</a>')
+    expect(both).toContain(
+      '<a href="/?status=pass&amp;tag=breezeway&amp;owner=%40integrations">breezeway</a>',
+    )
     expect(both).toContain(
       '<a href="/?status=pass&amp;owner=%40integrations" aria-current="true">@integrations</a>',
     )
-    expect(both).toContain('<a href="/?status=pass&amp;owner=%40integrations" aria-current="true">pass (2)</a>')
+    expect(both).toContain(
+      '<a href="/?status=pass&amp;owner=%40integrations" aria-current="true">pass (2)</a>',
+    )
     expect(both).toContain('<a href="/?owner=%40integrations">All</a>')
     expect(both).toContain('Showing 1 of 13 checks')
     expect(checkRows(await page('/?tag=nothing-has-this'))).toEqual([])
@@ -109,7 +117,9 @@ describe.each(engines())('the status page on the demo incidents, %s', (engine) =
     expect(html).toMatch(/<th scope="col">stored<\/th><th scope="col">expected<\/th>/)
     expect(html).toContain('dq run --check pwh_experience_key_stale --db')
     expect(html).toContain(`${ORIGIN}/checks/pwh_experience_key_stale/run`)
-    expect(html).toMatch(/<form method="post" action="\/check\/pwh_experience_key_stale\/run"><input type="hidden" name="csrf" value="[^"]+"\/>/)
+    expect(html).toMatch(
+      /<form method="post" action="\/check\/pwh_experience_key_stale\/run"><input type="hidden" name="csrf" value="[^"]+"\/>/,
+    )
     expect(html).toMatch(/Incident<\/dt><dd><span>fail since/)
   })
 
@@ -118,7 +128,10 @@ describe.each(engines())('the status page on the demo incidents, %s', (engine) =
       `select count(*)::int as n from dq.results where check_name = 'jobs_raw_vs_enriched'`,
     )
     const html = await page('/check/jobs_raw_vs_enriched')
-    const response = await request('/check/jobs_raw_vs_enriched/run', formPost({ csrf: csrfIn(html) }, cookie))
+    const response = await request(
+      '/check/jobs_raw_vs_enriched/run',
+      formPost({ csrf: csrfIn(html) }, cookie),
+    )
     expect(response.status).toBe(303)
     const location = response.headers.get('location') ?? ''
     const runId = /ran=([0-9a-f-]{36})$/.exec(location)?.[1]
@@ -140,7 +153,10 @@ describe.each(engines())('the status page on the demo incidents, %s', (engine) =
         check.name === 'company_funding_gap'
           ? {
               ...check,
-              generated: { from: 'reference.enrichment_workflow_registry', row: { workflow_name: 'company_funding' } },
+              generated: {
+                from: 'reference.enrichment_workflow_registry',
+                row: { workflow_name: 'company_funding' },
+              },
             }
           : check,
       ),
@@ -148,7 +164,9 @@ describe.each(engines())('the status page on the demo incidents, %s', (engine) =
     const withGenerated = appWith({ catalog: generated })
     const response = await withGenerated('/coverage', { headers: { cookie } })
     const html = await response.text()
-    const rows = [...html.matchAll(/<tr><td data-label="Workflow">(.*?)<\/tr>/g)].map((m) => m[1] ?? '')
+    const rows = [...html.matchAll(/<tr><td data-label="Workflow">(.*?)<\/tr>/g)].map(
+      (m) => m[1] ?? '',
+    )
     expect(rows).toHaveLength(2)
     // Largest ratio first.
     expect(rows[0]).toContain('>company_funding</a><div class="muted">company_funding_gap</div>')
@@ -156,7 +174,9 @@ describe.each(engines())('the status page on the demo incidents, %s', (engine) =
     expect(rows[1]).toContain('>person_experience_to_core_gap</a>')
     expect(rows[1]).toMatch(/3,000<\/td>.*150<\/td>.*5\.0%<\/td>/)
     expect(html.match(/<svg class="spark"/g)).toHaveLength(2)
-    expect(html).toContain('2 of 2 workflows have a gap: 1,110 of 8,000 extracted rows are missing in core.')
+    expect(html).toContain(
+      '2 of 2 workflows have a gap: 1,110 of 8,000 extracted rows are missing in core.',
+    )
   })
 
   it('pages are HTML without script, with lang, landmarks and a skip link', async () => {
@@ -164,7 +184,12 @@ describe.each(engines())('the status page on the demo incidents, %s', (engine) =
       const html = await page(path)
       expect(html.startsWith('<!DOCTYPE html><html lang="en">')).toBe(true)
       expect(html).not.toMatch(/<script|\son[a-z]+=/i)
-      for (const landmark of ['<header', '<nav aria-label="Pages">', '<main id="main"', '<footer']) {
+      for (const landmark of [
+        '<header',
+        '<nav aria-label="Pages">',
+        '<main id="main"',
+        '<footer',
+      ]) {
         expect(html).toContain(landmark)
       }
       expect(html).toContain('<a class="skip" href="#main">')
@@ -179,7 +204,10 @@ describe.each(engines())('the status page on the demo incidents, %s', (engine) =
     expect(missing.status).toBe(404)
     expect(await missing.text()).toContain('no check named &quot;no_such_check&quot;')
     const down = appWith({
-      withDatabase: () => Promise.reject(new DqError('unavailable', 'the database cannot be reached: check DQ_DATABASE_URL')),
+      withDatabase: () =>
+        Promise.reject(
+          new DqError('unavailable', 'the database cannot be reached: check DQ_DATABASE_URL'),
+        ),
     })
     const response = await down('/', { headers: { cookie } })
     expect(response.status).toBe(503)
@@ -202,26 +230,45 @@ describe.each(engines())('the status page on the demo incidents, %s', (engine) =
     expect((await request('/health')).status).toBe(200)
   })
 
-  it.runIf(engine === 'postgres')('Run now while the check is already running: a message, not a crash', async () => {
-    await database().exec(`
+  it.runIf(engine === 'postgres')(
+    'Run now while the check is already running: a message, not a crash',
+    async () => {
+      await database().exec(`
       create schema slow; create table slow.t (id int);
       insert into slow.t values (1);
       grant usage on schema slow to dq_monitor; grant select on slow.t to dq_monitor;`)
-    const slowCatalog = parseCatalog({
-      checks: [{ name: 'slow_check', kind: 'duplicates', table: 'slow.t', columns: ['case when pg_sleep(1.5) is null then id end'] }],
-    })
-    const slowApp = appWith({ catalog: slowCatalog })
-    const session = await signIn(slowApp, TOKEN)
-    const csrf = csrfIn(await (await slowApp('/check/slow_check', { headers: { cookie: session } })).text())
-    const answers = await Promise.all([
-      slowApp('/check/slow_check/run', formPost({ csrf }, session)),
-      slowApp('/check/slow_check/run', formPost({ csrf }, session)),
-    ])
-    const locations = answers.map((r) => `${r.status} ${r.headers.get('location')?.replace(/ran=.*/, 'ran=…')}`)
-    expect(locations.sort()).toEqual(['303 /check/slow_check?busy=1', '303 /check/slow_check?ran=…'])
-    const busy = await (await slowApp('/check/slow_check?busy=1', { headers: { cookie: session } })).text()
-    expect(busy).toContain('This check is already running')
-  })
+      const slowCatalog = parseCatalog({
+        checks: [
+          {
+            name: 'slow_check',
+            kind: 'duplicates',
+            table: 'slow.t',
+            columns: ['case when pg_sleep(1.5) is null then id end'],
+          },
+        ],
+      })
+      const slowApp = appWith({ catalog: slowCatalog })
+      const session = await signIn(slowApp, TOKEN)
+      const csrf = csrfIn(
+        await (await slowApp('/check/slow_check', { headers: { cookie: session } })).text(),
+      )
+      const answers = await Promise.all([
+        slowApp('/check/slow_check/run', formPost({ csrf }, session)),
+        slowApp('/check/slow_check/run', formPost({ csrf }, session)),
+      ])
+      const locations = answers.map(
+        (r) => `${r.status} ${r.headers.get('location')?.replace(/ran=.*/, 'ran=…')}`,
+      )
+      expect(locations.sort()).toEqual([
+        '303 /check/slow_check?busy=1',
+        '303 /check/slow_check?ran=…',
+      ])
+      const busy = await (
+        await slowApp('/check/slow_check?busy=1', { headers: { cookie: session } })
+      ).text()
+      expect(busy).toContain('This check is already running')
+    },
+  )
 
   it('signing out ends the session in this browser', async () => {
     const session = await signIn(request, TOKEN)

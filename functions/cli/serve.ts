@@ -95,7 +95,10 @@ export async function serveApp(
     server.once('error', (error: NodeJS.ErrnoException) =>
       reject(
         error.code === 'EADDRINUSE'
-          ? new DqError('invalid_input', `port ${options.port} is in use: choose another with --port N`)
+          ? new DqError(
+              'invalid_input',
+              `port ${options.port} is in use: choose another with --port N`,
+            )
           : error,
       ),
     )

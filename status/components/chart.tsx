@@ -73,6 +73,19 @@ function bandPolygons(points: readonly Point[], s: Scale): string[] {
   })
 }
 
+/**
+ * The vertices of a line through consecutive points: where it stays level
+ * only its ends are kept (the same line, a fraction of the markup: most checks
+ * sit flat at 0 for days).
+ */
+function vertices(run: readonly Point[], s: Scale): string {
+  const kept = run.filter(
+    (p, k) =>
+      k === 0 || k === run.length - 1 || p.high !== run[k - 1]?.high || p.high !== run[k + 1]?.high,
+  )
+  return kept.map((p) => `${round(s.x(p.index))},${round(s.y(p.high ?? 0))}`).join(' ')
+}
+
 const Lines = (props: { points: readonly Point[]; s: Scale; class: string }) =>
   runs(props.points, (p) => p.high !== null).map((run) =>
     run.length === 1 ? (
@@ -83,12 +96,7 @@ const Lines = (props: { points: readonly Point[]; s: Scale; class: string }) =>
         r="1.5"
       />
     ) : (
-      <polyline
-        class={props.class}
-        points={run
-          .map((p) => `${round(props.s.x(p.index))},${round(props.s.y(p.high ?? 0))}`)
-          .join(' ')}
-      />
+      <polyline class={props.class} points={vertices(run, props.s)} />
     ),
   )
 
@@ -108,7 +116,11 @@ const ThresholdLines = (props: {
     <g class={`threshold ${line.kind}`}>
       <line x1={props.from} x2={props.to} y1={line.y} y2={line.y} />
       {props.labels ? (
-        <text x={line.kind === 'fail' ? props.to - 2 : props.to - 110} y={line.y - 3} text-anchor="end">
+        <text
+          x={line.kind === 'fail' ? props.to - 2 : props.to - 110}
+          y={line.y - 3}
+          text-anchor="end"
+        >
           {`${line.kind} > ${formatFigure(line.value, props.threshold.metric)}`}
         </text>
       ) : null}
@@ -140,7 +152,6 @@ export const Sparkline = (props: {
   const label = `${props.name}: ${describeSeries(series, props.threshold)}`
   return (
     <svg class="spark" viewBox="0 0 120 28" width="120" height="28" role="img" aria-label={label}>
-      <title>{label}</title>
       {bandPolygons(series.points, s).map((points) => (
         <polygon class="band" points={points} />
       ))}

@@ -253,7 +253,9 @@ const RecentResults = (props: { results: HistoryEntry[]; now: string }) =>
     <div class="table-wrap">
       <table class="cards">
         <caption>
-          {props.results.length === 1 ? 'The only result so far' : `The last ${props.results.length} results, newest first`}
+          {props.results.length === 1
+            ? 'The only result so far'
+            : `The last ${props.results.length} results, newest first`}
         </caption>
         <thead>
           <tr>
