@@ -49,6 +49,7 @@ caption{text-align:left;color:var(--muted);padding:.25rem 0}
 th,td{text-align:left;padding:.45rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}
 th{font-size:.85rem;color:var(--muted)}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+td.when{white-space:nowrap}
 .name{font-weight:600;word-break:break-word}
 .tags{display:flex;flex-wrap:wrap;gap:.25rem;list-style:none;margin:0;padding:0}
 .tags a{font-size:.8rem;background:var(--none-bg);color:var(--ink);padding:0 .4rem;border-radius:.3rem;text-decoration:none}

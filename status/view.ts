@@ -98,11 +98,14 @@ export function figureOf(
   return result.value
 }
 
+// One formatter for the whole page: toLocaleString with options builds a new one per call.
+const COUNT = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 })
+
 /** 8,346 · 0.5% · 1.2 */
 export function formatFigure(value: number | null | undefined, metric: 'count' | 'ratio'): string {
   if (value === null || value === undefined) return '–'
   if (metric === 'ratio') return `${(value * 100).toFixed(value > 0 && value < 0.001 ? 3 : 1)}%`
-  return value.toLocaleString('en-US', { maximumFractionDigits: 2 })
+  return COUNT.format(value)
 }
 
 /** "fail above 100, warn above 0" (ratios as percentages). */

@@ -70,13 +70,20 @@ describe.runIf(hasChromium)('the status page in chromium', () => {
   let slack: Awaited<ReturnType<typeof startSlackReceiver>>
   const problems: string[] = []
 
-  /** Records console errors, page errors and failed requests: there must be none. */
+  /** Records console errors, page errors, failed requests and error answers: there must be none. */
   const watch = (page: Page) => {
     page.on('console', (message) => {
       if (message.type() === 'error') problems.push(`console: ${message.text()}`)
     })
     page.on('pageerror', (error) => problems.push(`page error: ${error.message}`))
-    page.on('requestfailed', (request) => problems.push(`request failed: ${request.url()}`))
+    // A request the next navigation cancels (the icon, say) is not a failure.
+    page.on('requestfailed', (request) => {
+      const reason = request.failure()?.errorText ?? ''
+      if (reason !== 'net::ERR_ABORTED') problems.push(`request failed: ${request.url()} ${reason}`)
+    })
+    page.on('response', (response) => {
+      if (response.status() >= 400) problems.push(`${response.status()}: ${response.url()}`)
+    })
     return page
   }
 
@@ -141,6 +148,12 @@ describe.runIf(hasChromium)('the status page in chromium', () => {
     expect(await incidents.count()).toBe(11)
     expect(await page.locator('svg.spark[role="img"]').count()).toBe(13)
     await page.screenshot({ path: `${ARTIFACTS}status-overview.png`, fullPage: true })
+    // The README's picture (docs/status-page.png): the top of the overview.
+    await page.screenshot({
+      path: `${ARTIFACTS}status-readme.png`,
+      clip: { x: 0, y: 0, width: 1280, height: 1500 },
+      fullPage: true,
+    })
 
     // Filters are links: status, then a tag on top of it, then an owner alone.
     const filters = page.getByRole('navigation', { name: 'Filters' })

@@ -119,7 +119,7 @@ const CheckRow = (props: { check: ResolvedCheck; data: OverviewData; filters: Fi
       <td data-label="Trend">
         <Sparkline series={data.series[check.name]} threshold={check.threshold} name={check.name} />
       </td>
-      <td data-label="Last run">
+      <td data-label="Last run" class="when">
         {latest ? (
           <>
             <Ago at={latest.started_at} now={data.now} />
