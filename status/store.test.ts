@@ -2,10 +2,16 @@
 // results roll up into 6-hour buckets as they are recorded, deletes rebuild
 // them, the migration rolls up older history, and each page's one call gives
 // what the page draws.
-import { describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunResult } from '../checks/result.ts'
 import { recordRun } from '../checks/store.ts'
+import { SupabaseDatabase } from '../db/supabase.ts'
 import { engines, useDatabase } from '../test/support/databases.ts'
+import {
+  ensureSupabaseRoles,
+  type PostgrestServer,
+  startPostgrest,
+} from '../test/support/postgrest.ts'
 import { checkData, coverageData, overviewData } from './store.ts'
 
 const HOUR = 3_600_000
@@ -206,5 +212,45 @@ describe.each(engines())('status page SQL on %s', (engine) => {
   it('truncating the history empties the buckets', async () => {
     await database().exec('truncate dq.results')
     expect(await database().query('select * from dq.result_buckets')).toEqual([])
+  })
+})
+
+// A Worker with SUPABASE_URL reads the pages through supabase-js: the same calls, the same answers.
+describe.skipIf(!engines().includes('postgres'))('status page SQL through supabase-js', () => {
+  beforeAll(() => ensureSupabaseRoles())
+  const database = useDatabase('postgres')
+  let api: PostgrestServer
+  let supabase: SupabaseDatabase
+  beforeAll(async () => {
+    api = await startPostgrest({ databaseUrl: database().url as string })
+    supabase = SupabaseDatabase.connect(api.url, api.serviceKey)
+    await recordRun(
+      database().db,
+      run(Date.now() - 3 * HOUR, [result('a', 'fail', 10, { sample: [{ id: 1 }] })]),
+    )
+    await recordRun(
+      database().db,
+      run(Date.now() - HOUR, [result('a', 'pass', 0), result('b', 'warn', 2)]),
+    )
+  })
+  afterAll(() => api?.close())
+
+  it('each page gives the same data as a direct connection', async () => {
+    const names = ['a', 'b', 'never_ran']
+    const strip = <T extends { now: string }>({ now: _, ...rest }: T) => rest
+    expect(strip(await overviewData(supabase, names))).toEqual(
+      strip(await overviewData(database().db, names)),
+    )
+    expect(strip(await coverageData(supabase, names))).toEqual(
+      strip(await coverageData(database().db, names)),
+    )
+    expect(strip(await checkData(supabase, 'a'))).toEqual(
+      strip(await checkData(database().db, 'a')),
+    )
+    expect(api.calls.map((c) => `${c.fn} ${c.status}`)).toEqual([
+      'dq.status_overview 200',
+      'dq.status_checks 200',
+      'dq.status_check 200',
+    ])
   })
 })

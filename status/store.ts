@@ -151,11 +151,15 @@ export async function overviewData(
     max_points: OVERVIEW_POINTS,
   })
   const data = parseReply(
-    ListReplySchema.extend({ incidents: z.array(IncidentSchema), monitor: MonitorSchema }),
+    z.object({
+      checks: ListReplySchema,
+      incidents: z.array(IncidentSchema),
+      monitor: MonitorSchema,
+    }),
     reply,
     'status overview',
   )
-  return { ...listData(data), incidents: data.incidents, monitor: data.monitor }
+  return { ...listData(data.checks), incidents: data.incidents, monitor: data.monitor }
 }
 
 /** Coverage by workflow: each gap check's latest result and the trend of its ratio. */

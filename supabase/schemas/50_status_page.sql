@@ -256,7 +256,8 @@ as $$
     'series', dq.status_series(check_names, since, max_points, metric))
 $$;
 
--- The overview: what status_checks gives, the open incidents and the monitor's heartbeat.
+-- The overview: { checks: what status_checks gives, incidents: the open ones,
+-- monitor: the scheduled monitor's heartbeat }.
 create or replace function dq.status_overview(check_names text[], since timestamptz,
                                               max_points integer default 120)
 returns json
@@ -264,10 +265,7 @@ language sql
 stable
 as $$
   select json_build_object(
-    'now', now(),
-    'grid', dq.status_grid(since, max_points),
-    'latest', dq.status_latest(check_names),
-    'series', dq.status_series(check_names, since, max_points),
+    'checks', dq.status_checks(check_names, since, max_points),
     'incidents', dq.open_incidents(check_names),
     'monitor', dq.monitor_status())
 $$;
