@@ -22,6 +22,7 @@
  */
 import { type Context, Hono, type MiddlewareHandler } from 'hono'
 import { HTTPException } from 'hono/http-exception'
+import type { JSX } from 'hono/jsx/jsx-runtime'
 import { secureHeaders } from 'hono/secure-headers'
 import type { Catalog } from '../checks/catalog.ts'
 import { runChecks } from '../checks/run-checks.ts'
@@ -82,11 +83,8 @@ const noStore: MiddlewareHandler = async (c, next) => {
   c.header('Cache-Control', 'no-store')
 }
 
-const page = (
-  c: Context,
-  element: unknown,
-  status: 200 | 401 | 403 | 404 | 409 | 500 | 503 = 200,
-) => c.html(element as string, status)
+const page = (c: Context, element: JSX.Element, status: 200 | 401 | 403 | 404 | 500 | 503 = 200) =>
+  c.html(element, status)
 
 /** Signed in (cookie or Cloudflare Access), else to the sign-in page and back here after. */
 const signedIn: MiddlewareHandler<Env> = async (c, next) => {
