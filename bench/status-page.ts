@@ -61,7 +61,7 @@ const KINDS = ['duplicates', 'coverage_gap', 'stale_keys'] as const
 const name = (i: number) => `status_bench_${String(i).padStart(3, '0')}`
 
 /** Checks of three kinds, five owners, eight tags; a tenth of them failing lately. */
-export function benchCatalog(checks: number) {
+function benchCatalog(checks: number) {
   const entries = Array.from({ length: checks }, (_, k) => {
     const i = k + 1
     const kind = KINDS[i % 3] as (typeof KINDS)[number]

@@ -30,7 +30,7 @@ import { z } from 'zod'
 import { DqError } from '../kernel/errors.ts'
 
 /** The cookie's name without its `__Host-` prefix (hono/cookie adds it). */
-export const SESSION_COOKIE = 'dq_session'
+const SESSION_COOKIE = 'dq_session'
 export const SESSION_SECONDS = 12 * 60 * 60
 
 /** A signed-in person: how, who (for the page header), and their CSRF token. */
@@ -162,7 +162,7 @@ const AccessClaimsSchema = z.looseObject({
 })
 
 /** The person a Cloudflare Access JWT names, when it verifies; undefined otherwise. */
-export async function accessViewer(
+async function accessViewer(
   c: Context,
   settings: SessionSettings & { access: AccessSettings },
 ): Promise<Viewer | undefined> {

@@ -18,13 +18,13 @@ import { isoTimestamp, parseReply } from '../kernel/parse.ts'
 import type { DatabasePort } from '../kernel/port.ts'
 
 /** The window every page shows. */
-export const WINDOW_DAYS = 30
+const WINDOW_DAYS = 30
 /** Points per overview sparkline: 30 days in 12-hour points (61). */
-export const OVERVIEW_POINTS = 62
+const OVERVIEW_POINTS = 62
 /** Points on a check's chart: every 6-hour bucket of 30 days (121). */
-export const CHART_POINTS = 200
+const CHART_POINTS = 200
 /** Results listed on a check's page. */
-export const RECENT_RESULTS = 20
+const RECENT_RESULTS = 20
 
 const STATUSES: Status[] = ['pass', 'warn', 'fail', 'error']
 
