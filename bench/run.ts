@@ -10,12 +10,15 @@
  * npm run bench -- --only coverage_gap --only stale_keys
  * ```
  */
+import { mkdir, writeFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { messageOf } from '../kernel/errors.ts'
 import { runBenchmark } from './benchmark.ts'
 import { renderMarkdown, writeReport } from './report.ts'
+import { renderStatusMarkdown, runStatusPageBenchmark } from './status-page.ts'
 
 const HELP = `Usage: npm run bench -- [--scale N] [--runs N] [--warmup N] [--only CASE]... [--out DIR] [--regenerate]
+       npm run bench -- --status-page [--runs N] [--warmup N] [--out DIR] [--regenerate]
 
 Generates the incidents' data at --scale (1 = real scale: 2.6 M work-history
 rows, 10 M breezeway rows, ...; default 1) into DQ_BENCH_DATABASE_URL (default
@@ -23,6 +26,10 @@ postgres://postgres@127.0.0.1:5432/dq_bench; the name must start with dq_bench,
 and the database is created when missing), then times every check beside the
 floors and the peers' query shapes. Data of the same scale is reused unless
 --regenerate. Defaults: --runs 5, --warmup 1, --out bench/results.
+
+Then (not with --only) the status page: 200 checks with 30 days of hourly
+history in <name>_status, each page rendered by the app; --status-page runs
+only that one (bench/results/status-page.md and .json).
 `
 
 async function main(): Promise<number> {
@@ -34,6 +41,7 @@ async function main(): Promise<number> {
       only: { type: 'string', multiple: true },
       out: { type: 'string' },
       regenerate: { type: 'boolean', default: false },
+      'status-page': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -42,10 +50,13 @@ async function main(): Promise<number> {
     process.stdout.write(HELP)
     return 0
   }
+  const databaseUrl =
+    process.env.DQ_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/dq_bench'
+  const out = values.out ?? new URL('./results/', import.meta.url)
+  if (values['status-page']) return statusPage(databaseUrl, values, out)
   const report = await runBenchmark(
     {
-      databaseUrl:
-        process.env.DQ_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/dq_bench',
+      databaseUrl,
       scale: Number(values.scale),
       runs: Number(values.runs),
       warmup: Number(values.warmup),
@@ -55,9 +66,36 @@ async function main(): Promise<number> {
     (line) => process.stderr.write(`bench: ${line}\n`),
   )
   process.stdout.write(renderMarkdown(report))
-  const files = await writeReport(report, values.out ?? new URL('./results/', import.meta.url))
+  const files = await writeReport(report, out)
   process.stderr.write(`bench: wrote ${files.join(', ')}\n`)
+  if (values.only === undefined) await statusPage(databaseUrl, values, out)
   // Timings vary with the machine: a missed target is reported, not an error.
+  return 0
+}
+
+/** The status page's benchmark (bench/status-page.ts), written beside the others. */
+async function statusPage(
+  databaseUrl: string,
+  values: { runs: string; warmup: string; regenerate: boolean },
+  out: string | URL,
+): Promise<number> {
+  const report = await runStatusPageBenchmark(
+    {
+      databaseUrl,
+      runs: Math.max(Number(values.runs), 10),
+      warmup: Math.max(Number(values.warmup), 2),
+      regenerate: values.regenerate,
+    },
+    (line) => process.stderr.write(`bench: ${line}\n`),
+  )
+  const markdown = renderStatusMarkdown(report)
+  process.stdout.write(markdown)
+  const dir = typeof out === 'string' ? out : out.pathname
+  await mkdir(dir, { recursive: true })
+  const base = `${dir.replace(/\/$/, '')}/status-page`
+  await writeFile(`${base}.md`, markdown)
+  await writeFile(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`)
+  process.stderr.write(`bench: wrote ${base}.md, ${base}.json\n`)
   return 0
 }
 

@@ -15,6 +15,7 @@ if (major < 22 || (major === 22 && minor < 12)) {
 }
 
 if (process.features.typescript) {
+  await import('./tsx-hooks.js') // the status pages are .tsx (JSX), which Node does not compile
   const { main } = await import('../functions/cli/index.ts')
   process.exitCode = await main(process.argv.slice(2), {
     stdout: process.stdout,

@@ -117,7 +117,7 @@ export async function recordRun(port: DatabasePort, run: RunRecord): Promise<boo
 }
 
 // numeric columns come back as JSON numbers from jsonb; be lenient with strings.
-const HistoryRowSchema = HistoryEntrySchema.extend({
+export const HistoryRowSchema = HistoryEntrySchema.extend({
   value: z.coerce.number().nullable(),
   started_at: z.union([z.string(), z.date()]).transform(isoTimestamp),
 })

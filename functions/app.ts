@@ -25,6 +25,8 @@ import { checkHistory, latestResults } from '../checks/store.ts'
 import { DqError, type ErrorCode } from '../kernel/errors.ts'
 import type { DatabasePort } from '../kernel/port.ts'
 import { redactSecrets } from '../kernel/redact.ts'
+import { statusPages } from '../status/index.ts'
+import type { AccessSettings } from '../status/session.ts'
 import { echo, errorBody, jsonBody, limitBody } from './json-body.ts'
 
 /** What callers are told instead of internals (hosts, ports, SQL), which go to the logs. */
@@ -67,6 +69,8 @@ export type Services = {
    * SLACK_WEBHOOK_URL is not set), DQ_DATABASE_LABEL, and for tests fetch, clock, sleep.
    */
   alerts?: AlertServices
+  /** Cloudflare Access for the status page, when CF_ACCESS_TEAM_DOMAIN and CF_ACCESS_AUD are set. */
+  access?: AccessSettings | undefined
 }
 
 export type AlertServices = Omit<NotifyOptions, 'heartbeat' | 'databaseLabel'> & {
@@ -121,6 +125,9 @@ export function createApp(resolveServices: (c: Context) => Services | Promise<Se
     c.set('services', await resolveServices(c))
     await next()
   })
+  // The status page (HTML, status/): signed in with its own session cookie, so it comes
+  // before the bearer check, which covers the JSON routes below.
+  app.route('/', statusPages())
   app.use('*', (c, next) =>
     bearerAuth({
       token: c.var.services.token,

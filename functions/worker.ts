@@ -29,6 +29,7 @@ import { allowPrivilegedLogin, chooseDatabase, type DatabaseEnv } from '../db/op
 import { SupabaseDatabase } from '../db/supabase.ts'
 import { DqError } from '../kernel/errors.ts'
 import type { DatabasePort } from '../kernel/port.ts'
+import { accessSettings } from '../status/session.ts'
 import { createApp, type Services } from './app.ts'
 import { ApiTokenSchema } from './token.ts'
 
@@ -47,14 +48,22 @@ const BindingsSchema = z
     SUPABASE_URL: z.string().optional(),
     SUPABASE_SERVICE_ROLE_KEY: z.string().optional(),
     DQ_ALLOW_PRIVILEGED_LOGIN: z.string().optional(),
+    // The status page behind Cloudflare Access (optional; both or neither).
+    CF_ACCESS_TEAM_DOMAIN: z.string().optional(),
+    CF_ACCESS_AUD: z.string().optional(),
     // Slack's settings are read apart (alertSettings): a bad one turns alerts off, not the monitor.
   })
   .superRefine((env, ctx) => {
-    try {
-      chooseDatabase({ env })
-    } catch (error) {
-      // Its messages name the setting, never echo a secret.
-      ctx.addIssue({ code: 'custom', path: ['database'], message: (error as Error).message })
+    for (const [path, check] of [
+      ['database', () => chooseDatabase({ env })],
+      ['access', () => accessSettings(env)],
+    ] as const) {
+      try {
+        check()
+      } catch (error) {
+        // Their messages name the setting, never echo a secret.
+        ctx.addIssue({ code: 'custom', path: [path], message: (error as Error).message })
+      }
     }
   })
 type Bindings = z.infer<typeof BindingsSchema>
@@ -106,6 +115,7 @@ const app = createApp((c): Services => {
     catalog,
     token: bindings.DQ_API_TOKEN,
     withDatabase: (use) => withDatabase(bindings, use),
+    access: accessSettings(bindings),
     alerts: {
       webhooks: slack.webhooks,
       databaseLabel: slack.label,

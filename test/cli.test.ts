@@ -109,6 +109,21 @@ describe('dq without a database', () => {
     expect(result.code).toBe(2)
     expect(result.stderr).toMatch(/--db postgres:\/\/.*DQ_DATABASE_URL/)
   })
+
+  it('serve: Cloudflare Access half configured exits 2 naming the missing setting', async () => {
+    const result = await dq(['serve', '--db', 'pglite:memory'], {
+      DQ_API_TOKEN: 'cli-test-token-0123456789',
+      CF_ACCESS_AUD: 'aud-tag',
+    })
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain('CF_ACCESS_TEAM_DOMAIN is not set')
+  })
+
+  it('demo: --port without --serve exits 2', async () => {
+    const result = await dq(['demo', '--port', '9000'])
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain('--port applies only with --serve')
+  })
 })
 
 describe.each(engines())('dq against %s', (engine) => {

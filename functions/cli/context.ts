@@ -30,6 +30,7 @@ export const OPTIONS = {
   all: { type: 'boolean' },
   limit: { type: 'string' },
   port: { type: 'string' },
+  serve: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -45,6 +46,7 @@ export type Flags = {
   all?: boolean
   limit?: string
   port?: string
+  serve?: boolean
   help?: boolean
 }
 

@@ -10,8 +10,10 @@ import { alertConfig } from '../../alerts/config/index.ts'
 import { loadCatalog } from '../../checks/load-catalog.ts'
 import { openDatabase } from '../../db/open-database.ts'
 import { DqError } from '../../kernel/errors.ts'
+import { accessSettings } from '../../status/session.ts'
+import type { Services } from '../app.ts'
 import { apiToken } from '../token.ts'
-import { CATALOG_HELP, type Command, DATABASE_HELP } from './context.ts'
+import { CATALOG_HELP, type Command, DATABASE_HELP, type Flags, type Io } from './context.ts'
 
 export const serve: Command = {
   name: 'serve',
@@ -19,9 +21,11 @@ export const serve: Command = {
   help: `Usage: dq serve [--port N] [--catalog FILE] [--db URL]
 
 Serves the HTTP API (the same Hono app as the Worker) on Node, on 127.0.0.1.
-Every route but GET /health needs "Authorization: Bearer $DQ_API_TOKEN"
+Every JSON route but GET /health needs "Authorization: Bearer $DQ_API_TOKEN"
 (DQ_API_TOKEN must be set: at least 16 characters, those a bearer token may
 carry: letters, digits and - . _ ~ + /). Default port 8787.
+The status page is at http://127.0.0.1:PORT/: sign in with the same token
+(or through Cloudflare Access: CF_ACCESS_TEAM_DOMAIN and CF_ACCESS_AUD).
 Runs posted with "notify": true alert Slack (SLACK_WEBHOOK_URL, optional
 SLACK_WEBHOOK_URL_CRITICAL); GET /health?deep=1 (with the token) reports
 whether the scheduled monitor is stale.
@@ -34,33 +38,72 @@ Options:
   options: ['port', 'catalog', 'db'],
   async run(flags, io) {
     const token = apiToken(io.env.DQ_API_TOKEN, 'DQ_API_TOKEN (export it before "dq serve")')
-    const port = flags.port === undefined ? 8787 : Number(flags.port)
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      throw new DqError('invalid_input', `--port must be a port number, got "${flags.port}"`)
-    }
+    const port = portOf(flags)
     const alerts = alertConfig(io.env) // a bad SLACK_* value is said before anything opens
+    const access = accessSettings(io.env)
     const catalog = await loadCatalog({ path: flags.catalog, env: io.env })
     const database = await openDatabase({ reference: flags.db, env: io.env })
-    const { serve: listen } = await import('@hono/node-server')
-    const { createApp } = await import('../app.ts')
-    const app = createApp(() => ({
-      catalog,
-      token,
-      withDatabase: (use) => use(database),
-      alerts: { webhooks: alerts.webhooks, databaseLabel: alerts.label },
-    }))
-    const server = listen({ fetch: app.fetch, port, hostname: '127.0.0.1' }, (info) => {
-      io.stderr.write(
-        `dq serve: ${catalog.checks.length} checks from ${catalog.path}, database ${database.label}\n`,
+    try {
+      await serveApp(
+        {
+          catalog,
+          token,
+          withDatabase: (use) => use(database),
+          alerts: { webhooks: alerts.webhooks, databaseLabel: alerts.label },
+          access,
+        },
+        { port, io },
+        (url) => {
+          io.stderr.write(
+            `dq serve: ${catalog.checks.length} checks from ${catalog.path}, database ${database.label}\n`,
+          )
+          io.stderr.write(`dq serve: listening on ${url} (the status page: ${url}/)\n`)
+        },
       )
-      io.stderr.write(`dq serve: listening on http://127.0.0.1:${info.port}\n`)
-    })
-    await new Promise<void>((resolve) => {
-      const stop = () => server.close(() => resolve())
-      process.once('SIGINT', stop)
-      process.once('SIGTERM', stop)
-    })
-    await database.close()
+    } finally {
+      await database.close()
+    }
     return 0
   },
+}
+
+/** --port, default 8787. */
+export function portOf(flags: Pick<Flags, 'port'>): number {
+  const port = flags.port === undefined ? 8787 : Number(flags.port)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new DqError('invalid_input', `--port must be a port number, got "${flags.port}"`)
+  }
+  return port
+}
+
+/**
+ * Serves the app (JSON API and status page) on 127.0.0.1 until SIGINT or
+ * SIGTERM; `listening` gets its URL (port 0 picks a free one).
+ */
+export async function serveApp(
+  services: Services,
+  options: { port: number; io: Io },
+  listening: (url: string) => void,
+): Promise<void> {
+  const { serve: listen } = await import('@hono/node-server')
+  const { createApp } = await import('../app.ts')
+  const app = createApp(() => services)
+  const server = listen({ fetch: app.fetch, port: options.port, hostname: '127.0.0.1' }, (info) =>
+    listening(`http://127.0.0.1:${info.port}`),
+  )
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new DqError(
+              'invalid_input',
+              `port ${options.port} is in use: choose another with --port N`,
+            )
+          : error,
+      ),
+    )
+    const stop = () => server.close(() => resolve())
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+  })
 }
