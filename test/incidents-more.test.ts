@@ -2,12 +2,13 @@
 // runs), from the demo catalog on the seeded database, on PGlite and on real
 // PostgreSQL. Sections 1-5 are asserted in incidents.test.ts.
 
-import { beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { loadCatalog } from '../checks/load-catalog.ts'
-import { type CheckResult, keyFigure } from '../checks/result.ts'
+import { keyFigure } from '../checks/result.ts'
 import { runChecks } from '../checks/run-checks.ts'
 import { selectChecks } from '../checks/select-checks.ts'
 import { engines, useDatabase } from './support/databases.ts'
+import { named, useDemoRun } from './support/demo-run.ts'
 
 const SECTIONS_7_TO_9 = [
   'lead_profiles_required_fields',
@@ -19,26 +20,11 @@ const SECTIONS_7_TO_9 = [
 
 describe.each(engines())('sections 7-9 of the incidents on %s', (engine) => {
   const database = useDatabase(engine, { seed: true })
-  const results = new Map<string, CheckResult>()
-
-  beforeAll(async () => {
-    const catalog = await loadCatalog({ path: 'checks/catalog.json' })
-    const run = await runChecks(database().db, selectChecks(catalog, { names: SECTIONS_7_TO_9 }), {
-      trigger: 'cli',
-    })
-    for (const result of run.results) results.set(result.check, result)
-    expect(run.recorded).toBe(true)
-  })
-
-  const result = (name: string): CheckResult => {
-    const found = results.get(name)
-    if (!found) throw new Error(`no result for ${name}`)
-    return found
-  }
+  const { result, names } = useDemoRun(database, named(SECTIONS_7_TO_9))
 
   it('ran every check of sections 7-9, none in error', () => {
-    expect([...results.keys()].sort()).toEqual([...SECTIONS_7_TO_9].sort())
-    expect([...results.values()].filter((r) => r.status === 'error')).toEqual([])
+    expect(names().sort()).toEqual([...SECTIONS_7_TO_9].sort())
+    expect(names().filter((name) => result(name).status === 'error')).toEqual([])
   })
 
   describe('7. records hidden because an API-required field is missing', () => {

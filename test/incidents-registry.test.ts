@@ -8,10 +8,10 @@ import { notifyRun } from '../alerts/notify/index.ts'
 import { alertStates } from '../alerts/store/index.ts'
 import { expandCatalog } from '../checks/generate.ts'
 import { BUNDLED_CATALOG, loadCatalog } from '../checks/load-catalog.ts'
-import type { CheckResult } from '../checks/result.ts'
 import { runChecks } from '../checks/run-checks.ts'
 import { selectChecks } from '../checks/select-checks.ts'
 import { engines, useDatabase } from './support/databases.ts'
+import { useDemoRun } from './support/demo-run.ts'
 import { type SlackReceiver, startSlackReceiver } from './support/slack-receiver.ts'
 
 const GENERATED = [
@@ -25,30 +25,18 @@ const GENERATED = [
 
 describe.each(engines())('6. the enrichment registry on %s', (engine) => {
   const database = useDatabase(engine, { seed: true })
-  const results = new Map<string, CheckResult>()
-
-  beforeAll(async () => {
-    const catalog = await expandCatalog(database().db, await loadCatalog({ path: BUNDLED_CATALOG }))
-    const checks = selectChecks(catalog).filter(
-      (c) => c.generated || c.name === 'enrichment_registry_complete',
-    )
-    const run = await runChecks(database().db, checks, { trigger: 'cli' })
-    expect(run.recorded).toBe(true)
-    for (const result of run.results) results.set(result.check, result)
-  })
-
-  const result = (name: string) => {
-    const found = results.get(name)
-    if (!found) throw new Error(`no result for ${name}`)
-    return found
-  }
+  const { result, names } = useDemoRun(database, (checks) =>
+    checks.filter((c) => c.generated || c.name === 'enrichment_registry_complete'),
+  )
 
   it('one generated check per active row that coalesces to core: six, named from the workflow', () => {
-    expect([...results.keys()].filter((n) => n !== 'enrichment_registry_complete').sort()).toEqual(
-      GENERATED,
-    )
-    expect(results.has('person_contact_to_core_gap')).toBe(false)
-    expect(results.has('company_customers_to_core_gap')).toBe(false)
+    expect(
+      names()
+        .filter((n) => n !== 'enrichment_registry_complete')
+        .sort(),
+    ).toEqual(GENERATED)
+    expect(names()).not.toContain('person_contact_to_core_gap')
+    expect(names()).not.toContain('company_customers_to_core_gap')
   })
 
   it.each([

@@ -1,13 +1,12 @@
 // Every figure of SCENARIOS.md, from the demo catalog on the seeded database,
 // on PGlite and on real PostgreSQL.
 
-import { beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { loadCatalog } from '../checks/load-catalog.ts'
-import type { CheckResult } from '../checks/result.ts'
-import { runChecks } from '../checks/run-checks.ts'
 import { selectChecks } from '../checks/select-checks.ts'
 import { checkHistory, measureCheck } from '../checks/store.ts'
 import { engines, useDatabase } from './support/databases.ts'
+import { named, useDemoRun } from './support/demo-run.ts'
 
 // The checks of sections 1-5; sections 7-9 are asserted in incidents-more.test.ts.
 const SECTIONS_1_TO_5 = [
@@ -28,25 +27,11 @@ const SECTIONS_1_TO_5 = [
 
 describe.each(engines())('the five incidents on %s', (engine) => {
   const database = useDatabase(engine, { seed: true })
-  const results = new Map<string, CheckResult>()
-
-  beforeAll(async () => {
-    const catalog = await loadCatalog({ path: 'checks/catalog.json' })
-    const run = await runChecks(database().db, selectChecks(catalog), { trigger: 'cli' })
-    for (const result of run.results) results.set(result.check, result)
-    expect(run.recorded).toBe(true)
-  })
-
-  const result = (name: string): CheckResult => {
-    const found = results.get(name)
-    if (!found) throw new Error(`no result for ${name}`)
-    return found
-  }
+  const { result, names } = useDemoRun(database, named(SECTIONS_1_TO_5))
 
   it('ran every check without error', () => {
-    const errors = [...results.values()].filter((r) => r.status === 'error')
-    expect(errors).toEqual([])
-    expect(SECTIONS_1_TO_5.filter((name) => results.has(name))).toHaveLength(13)
+    expect(names().sort()).toEqual([...SECTIONS_1_TO_5].sort())
+    expect(names().filter((name) => result(name).status === 'error')).toEqual([])
   })
 
   describe('1. stale derived keys behind a unique index', () => {
