@@ -143,8 +143,11 @@ export async function expandCatalog<C extends Catalog>(port: DatabasePort, catal
     const by = generatorId(entry)
     const from = entry.generate.from
     const kind = String(entry.generate.check.kind)
+    // A check the generator could not make still carries the template's owner, tags and
+    // severity, so `--tag`, the alert's owner and its routing still find it.
+    const carried = carriedFields(entry.generate.check)
     const failed = (name: string, row: Record<string, unknown>, error: string) =>
-      invalidCheck(catalog, { name, kind, generated: { by, from, row, error } })
+      invalidCheck(catalog, { ...carried, name, kind, generated: { by, from, row, error } })
     let expansion: z.infer<typeof ExpansionSchema>
     try {
       expansion = parseReply(
@@ -191,10 +194,30 @@ export async function expandCatalog<C extends Catalog>(port: DatabasePort, catal
   return { ...catalog, checks: [...catalog.checks, ...generated] }
 }
 
+/** The template's fields that say who owns a check and how it alerts (never SQL text). */
+const CARRIED_FIELDS = ['description', 'owner', 'tags', 'severity', 'schedule', 'repeatInterval']
+
+function carriedFields(template: Record<string, unknown>): Record<string, unknown> {
+  const fields = CARRIED_FIELDS.filter((field) => field in template).map(
+    (field) => [field, template[field]] as const,
+  )
+  // A placeholder in one of them is left out: only a valid row fills it.
+  return Object.fromEntries(fields.filter(([, value]) => !JSON.stringify(value).match(PLACEHOLDER)))
+}
+
+/**
+ * A generator that could not expand at all (its `from` is missing or
+ * unreadable): the checks it makes are unknown this run, so an absent
+ * generated check proves nothing (alerts do not resolve as removed).
+ */
+export function isUnexpandedGenerator(check: Pick<ResolvedCheck, 'name' | 'generated'>): boolean {
+  return check.generated?.error !== undefined && check.name === check.generated.by
+}
+
 /** A generated check that cannot run: resolved with the defaults, its error carried along. */
 function invalidCheck(
   catalog: Catalog,
-  check: { name: string; kind: string; generated: Generated },
+  check: { name: string; kind: string; generated: Generated } & Record<string, unknown>,
 ): ResolvedCheck {
   // Only its name, kind, defaults and error are read: the runner never sends it to the database.
   return applyDefaults(check as never, catalog.defaults)

@@ -9,6 +9,7 @@
  */
 import { DqError } from '../kernel/errors.ts'
 import type { Catalog, ResolvedCheck } from './catalog.ts'
+import { isUnexpandedGenerator } from './generate.ts'
 
 export type Selection = { names?: readonly string[]; tags?: readonly string[] }
 
@@ -18,10 +19,20 @@ export function quoted(name: string, max = 80): string {
   return text
 }
 
+/** "a", "b" and 3 more: at most five, each bounded. */
+function listed(values: readonly string[]): string {
+  const shown = values
+    .slice(0, 5)
+    .map((value) => quoted(value, 60))
+    .join(', ')
+  return values.length > 5 ? `${shown} and ${values.length - 5} more` : shown
+}
+
 /**
  * The checks a run executes: the named ones (even if disabled), else the
  * enabled ones with any of the tags, else every enabled check. A name no
- * check has is an error (unknown_check).
+ * check has, or a tag no enabled check has, is an error (unknown_check):
+ * a typo never becomes an empty run that passes.
  */
 export function selectChecks(catalog: Catalog, selection: Selection = {}): ResolvedCheck[] {
   const names = selection.names ?? []
@@ -29,16 +40,23 @@ export function selectChecks(catalog: Catalog, selection: Selection = {}): Resol
   const unknown = names.filter((name) => !catalog.checks.some((check) => check.name === name))
   if (unknown.length > 0) {
     const known = catalog.checks.map((c) => c.name)
+    // A generator that could not expand hides its checks: say so rather than "no such check".
+    const unexpanded = catalog.checks
+      .filter(isUnexpandedGenerator)
+      .map((c) => `; ${c.generated?.error} (the checks it makes are unknown until it expands)`)
     throw new DqError(
       'unknown_check',
-      `no check named ${unknown
-        .slice(0, 5)
-        .map((n) => quoted(n))
-        .join(
-          ', ',
-        )}${unknown.length > 5 ? ` and ${unknown.length - 5} more` : ''} in the catalog (known: ${known.slice(0, 50).join(', ') || 'none'}${known.length > 50 ? ', ...' : ''})`,
+      `no check named ${listed(unknown)} in the catalog (known: ${known.slice(0, 50).join(', ') || 'none'}${known.length > 50 ? ', ...' : ''})${unexpanded.join('')}`,
       { unknown: unknown.slice(0, 20).map((n) => n.slice(0, 80)) },
     )
+  }
+  const unmatched = tags.filter(
+    (tag) => !catalog.checks.some((check) => check.enabled && check.tags.includes(tag)),
+  )
+  if (unmatched.length > 0) {
+    throw new DqError('unknown_check', `no enabled check has the tag ${listed(unmatched)}`, {
+      tags: unmatched.slice(0, 20).map((t) => t.slice(0, 60)),
+    })
   }
   return catalog.checks.filter((check) => {
     if (names.length > 0 || tags.length > 0) {

@@ -40,23 +40,6 @@ const INTERNAL: Partial<Record<ErrorCode, string>> = {
 /** Errors whose details are the caller's own input or results, never internals. */
 const SHOWN_DETAILS = new Set<ErrorCode>(['unknown_check', 'not_recorded'])
 
-/** Tags that no enabled check has: answered 404, never an empty run. */
-function unmatchedTags(catalog: Catalog, tags: readonly string[]) {
-  const unknown = tags.filter(
-    (tag) => !catalog.checks.some((check) => check.enabled && check.tags.includes(tag)),
-  )
-  if (unknown.length > 0) {
-    throw new DqError(
-      'unknown_check',
-      `no enabled check has the tag ${unknown
-        .slice(0, 5)
-        .map((t) => `"${echo(t, 60)}"`)
-        .join(', ')}${unknown.length > 5 ? ` and ${unknown.length - 5} more` : ''}`,
-      { tags: unknown.slice(0, 20).map((t) => echo(t, 60)) },
-    )
-  }
-}
-
 /** What a request needs, resolved per request (Worker bindings) or once (Node). */
 export type Services = {
   catalog: Catalog
@@ -257,7 +240,6 @@ async function runAndNotify(
   return services.withDatabase(async (port) => {
     const catalog = await expandCatalog(port, services.catalog)
     const checks = selectChecks(catalog, selection)
-    unmatchedTags(catalog, selection.tags ?? [])
     if (checks.length === 0) {
       throw new DqError('unknown_check', 'no enabled check to run: the catalog has none')
     }

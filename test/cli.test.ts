@@ -214,6 +214,19 @@ describe.each(engines())('dq against %s', (engine) => {
     ])
     expect(unknown.code).toBe(2)
     expect(unknown.stderr).toContain('no check named "nope"')
+    // A misspelt tag is refused as the HTTP API refuses it, never an empty run that passes.
+    const typo = await dq([
+      'run',
+      '--catalog',
+      catalogFile('good.json'),
+      '--db',
+      db,
+      '--tag',
+      'nope',
+    ])
+    expect(typo.code).toBe(2)
+    expect(typo.stderr).toContain('no enabled check has the tag "nope"')
+    expect(typo.stdout).toBe('')
   })
 
   it('history returns both runs, newest first', async () => {

@@ -79,42 +79,80 @@ describe.each(engines())('6. the enrichment registry on %s', (engine) => {
       slack = await startSlackReceiver()
     })
 
-    it('a removed row stops its check, and its open alert resolves as removed, once', async () => {
-      const at = (hour: number) => new Date(Date.parse('2026-12-01T00:00:00Z') + hour * 3_600_000)
-      const tick = async (hour: number) => {
-        const catalog = await expandCatalog(
-          database().db,
-          await loadCatalog({ path: BUNDLED_CATALOG }),
-        )
-        const checks = selectChecks(catalog).filter((c) => c.generated)
-        const run = await runChecks(database().db, checks, { trigger: 'cron', now: () => at(hour) })
-        const notified = await notifyRun(database().db, run, checks, {
-          webhooks: { default: slack.url },
-          databaseLabel: 'demo',
-          catalogChecks: catalog.checks,
-          sleep: async () => {},
-        })
-        return { run, notified }
-      }
+    const at = (hour: number) => new Date(Date.parse('2026-12-01T00:00:00Z') + hour * 3_600_000)
+    // A monitoring tick over the generated checks, notifying as the Worker's cron does.
+    const tick = async (hour: number) => {
+      const catalog = await expandCatalog(
+        database().db,
+        await loadCatalog({ path: BUNDLED_CATALOG }),
+      )
+      const checks = selectChecks(catalog).filter((c) => c.generated)
+      const run = await runChecks(database().db, checks, { trigger: 'cron', now: () => at(hour) })
+      const notified = await notifyRun(database().db, run, checks, {
+        webhooks: { default: slack.url },
+        databaseLabel: 'demo',
+        catalogChecks: catalog.checks,
+        sleep: async () => {},
+      })
+      return { run, notified }
+    }
+
+    it("a registry the monitor cannot read is one error with the template's owner and tags; no open alert resolves", async () => {
       const first = await tick(0)
       expect(first.notified.alerts).toContainEqual(
         expect.objectContaining({ check: 'job_postings_to_core_gap', transition: 'firing' }),
       )
       await database().exec(
+        'alter table reference.enrichment_workflow_registry rename to registry_moved',
+      )
+      try {
+        const broken = await tick(1)
+        expect(broken.run.results).toHaveLength(1)
+        expect(broken.run.results[0]).toMatchObject({
+          check: 'generate_to_core_gap',
+          status: 'error',
+          owner: '@data-oncall',
+          error_code: 'invalid_catalog',
+        })
+        const catalog = await expandCatalog(
+          database().db,
+          await loadCatalog({ path: BUNDLED_CATALOG }),
+        )
+        expect(selectChecks(catalog, { tags: ['registry'] }).map((c) => c.name)).toContain(
+          'generate_to_core_gap',
+        )
+        // Its checks are unknown this run, not gone: nothing resolves as removed.
+        expect(broken.notified.alerts.filter((a) => a.transition === 'resolved')).toEqual([])
+        expect(() => selectChecks(catalog, { names: ['job_postings_to_core_gap'] })).toThrow(
+          /generator generate_to_core_gap could not expand/,
+        )
+      } finally {
+        await database().exec(
+          'alter table reference.registry_moved rename to enrichment_workflow_registry',
+        )
+      }
+      const back = await tick(2)
+      expect(back.notified.alerts.map((a) => a.check)).not.toContain('job_postings_to_core_gap')
+    })
+
+    it('a removed row stops its check, and its open alert resolves as removed, once', async () => {
+      await database().exec(
         `delete from reference.enrichment_workflow_registry where workflow_name = 'job_postings'`,
       )
-      const second = await tick(1)
+      const second = await tick(3)
       expect(second.run.results.map((r) => r.check)).not.toContain('job_postings_to_core_gap')
       expect(second.notified.alerts).toContainEqual(
         expect.objectContaining({ check: 'job_postings_to_core_gap', transition: 'resolved' }),
       )
-      expect(slack.accepted().at(-1)?.body.text).toMatch(/recovered: job_postings_to_core_gap/)
+      expect(slack.accepted().at(-1)?.body.text).toBe(
+        'dq-monitor: 1 no longer checked: job_postings_to_core_gap',
+      )
       expect(JSON.stringify(slack.accepted().at(-1)?.body.blocks)).toContain(
         'job_postings_to_core_gap* is no longer checked',
       )
       const states = await alertStates(database().db, ['job_postings_to_core_gap/threshold'])
       expect(states[0]?.status).toBe('pass')
-      const third = await tick(2)
+      const third = await tick(4)
       expect(third.notified.alerts.map((a) => a.check)).not.toContain('job_postings_to_core_gap')
       await slack.close()
     })

@@ -11,6 +11,7 @@
  * ```
  */
 import type { ResolvedCheck } from '../../checks/catalog.ts'
+import { isUnexpandedGenerator } from '../../checks/generate.ts'
 import type { CheckResult, RunResult, RunTrigger } from '../../checks/result.ts'
 import { latestResults } from '../../checks/store.ts'
 import type { DatabasePort } from '../../kernel/port.ts'
@@ -37,7 +38,7 @@ export type PlanOptions = {
   ignoreState?: boolean
   /**
    * The whole (expanded) catalog, when this run covers it: open alerts of
-   * checks not in it resolve as removed.
+   * checks not in it resolve as removed (unless a generator could not expand).
    */
   catalogChecks?: readonly ResolvedCheck[] | undefined
 }
@@ -56,7 +57,11 @@ export async function planRun(
     STALE_KEY,
   ]
   const states = options.ignoreState ? [] : await alertStates(port, keys)
-  const known = options.catalogChecks && new Set(options.catalogChecks.map((c) => c.name))
+  // A generator that could not expand this run hides its checks: their absence proves nothing.
+  const catalogChecks = options.catalogChecks?.some(isUnexpandedGenerator)
+    ? undefined
+    : options.catalogChecks
+  const known = catalogChecks && new Set(catalogChecks.map((c) => c.name))
   const removed =
     known && !options.ignoreState
       ? (await alertStates(port)).filter(

@@ -112,7 +112,11 @@ export async function runAndReport(
 ): Promise<Report> {
   const command = options.command ?? 'dq run'
   if (checks.length === 0) {
-    io.stderr.write(`${command}: no checks selected (all disabled, or no check has that tag)\n`)
+    // Unknown names and tags were refused already: here every check is disabled.
+    throw new DqError(
+      'unknown_check',
+      'no enabled check to run: every check in the catalog is disabled (name one with --check to run it anyway)',
+    )
   }
   const live = Boolean(io.stderr.isTTY)
   const outcome = await runChecks(port, checks, {

@@ -239,6 +239,24 @@ describe('what a section says', () => {
     expect(second).not.toContain('Sample')
     expect(payload.text).toBe('dq-monitor: 1 still broken: a; 1 recovered: b')
   })
+
+  it('a check that left the catalog is "no longer checked", never counted as recovered', () => {
+    const gone: Alert = {
+      ...failing('gone_check', { status: 'pass', value: 0 }),
+      transition: 'resolved',
+      status: 'pass',
+      previous: 'fail',
+      opened_at: '2026-11-23T07:00:00.000Z',
+      removed: true,
+    }
+    const payload = renderMessage([gone], context())
+    const header = payload.blocks[0] as { text: { text: string } }
+    expect(header.text.text).toBe(':heavy_minus_sign: dq-monitor: 1 no longer checked')
+    expect(payload.text).toBe('dq-monitor: 1 no longer checked: gone_check')
+    expect(sectionTexts(payload)[0]).toMatch(
+      /^:heavy_minus_sign: \*gone_check\* is no longer checked/,
+    )
+  })
 })
 
 describe('text helpers', () => {

@@ -123,13 +123,24 @@ type Counts = {
   error: number
   still: number
   recovered: number
+  /** Resolved because the check left the catalog: not a recovery. */
+  removed: number
   down: boolean
 }
 
 function counts(alerts: readonly Alert[]): Counts {
-  const c: Counts = { failing: 0, warning: 0, error: 0, still: 0, recovered: 0, down: false }
+  const c: Counts = {
+    failing: 0,
+    warning: 0,
+    error: 0,
+    still: 0,
+    recovered: 0,
+    removed: 0,
+    down: false,
+  }
   for (const a of alerts) {
     if (a.alert_kind === 'stale') c.down = true
+    else if (a.transition === 'resolved' && a.removed) c.removed++
     else if (a.transition === 'resolved') c.recovered++
     else if (a.transition === 'reminder') c.still++
     else if (a.status === 'error') c.error++
@@ -148,13 +159,16 @@ function headline(alerts: readonly Alert[]): string {
     c.warning ? `${c.warning} warning` : '',
     c.still ? `${c.still} still broken` : '',
     c.recovered ? `${c.recovered} recovered` : '',
+    c.removed ? `${c.removed} no longer checked` : '',
   ].filter(Boolean)
   const icon =
     c.failing || c.error
       ? ':rotating_light:'
       : c.warning || c.still || c.down
         ? ':warning:'
-        : ':white_check_mark:'
+        : c.recovered
+          ? ':white_check_mark:'
+          : ':heavy_minus_sign:'
   return `${icon} dq-monitor: ${parts.join(', ')}`
 }
 
@@ -187,7 +201,11 @@ function fallbackText(alerts: readonly Alert[]): string {
     ),
     group(
       'recovered',
-      checks.filter((a) => a.transition === 'resolved'),
+      checks.filter((a) => a.transition === 'resolved' && !a.removed),
+    ),
+    group(
+      'no longer checked',
+      checks.filter((a) => a.transition === 'resolved' && a.removed),
     ),
   ].filter(Boolean)
   return truncateEscaped(escapeText(`dq-monitor: ${parts.join('; ')}`), LIMITS.text)
