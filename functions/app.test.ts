@@ -137,6 +137,21 @@ describe.each(engines())('HTTP API on %s', (engine) => {
     )
   })
 
+  it('POST /history keeps answering for a check that left the catalog', async () => {
+    const without = createApp(() => ({
+      catalog: { ...catalog, checks: [] },
+      token: TOKEN,
+      withDatabase: (use) => use(database().db),
+    }))
+    const res = await without.request('/history', {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ check: 'orders_ref_dups' }),
+    })
+    expect(res.status).toBe(200)
+    expect((await readJson(res)).results).toHaveLength(2)
+  })
+
   it.each([
     ['/history', { check: 3 }],
     ['/history', { check: 'orders_ref_dups', limit: 0 }],

@@ -186,9 +186,10 @@ export function createApp(resolveServices: (c: Context) => Services | Promise<Se
     const { catalog, withDatabase } = c.var.services
     const { check, limit } = c.req.valid('json')
     const results = await withDatabase(async (port) => {
-      // 404 for a name the catalog (generated checks included) does not know.
-      selectChecks(await expandCatalog(port, catalog), { names: [check] })
-      return checkHistory(port, check, limit)
+      // A check that left the catalog keeps its history; 404 only for a name neither knows.
+      const history = await checkHistory(port, check, limit)
+      if (history.length === 0) selectChecks(await expandCatalog(port, catalog), { names: [check] })
+      return history
     })
     return c.json({ check, results })
   })

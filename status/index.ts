@@ -25,13 +25,14 @@ import { HTTPException } from 'hono/http-exception'
 import type { JSX } from 'hono/jsx/jsx-runtime'
 import { secureHeaders } from 'hono/secure-headers'
 import type { Catalog } from '../checks/catalog.ts'
+import { CheckNameSchema } from '../checks/fields.ts'
 import { expandCatalog } from '../checks/generate.ts'
 import { runChecks } from '../checks/run-checks.ts'
 import { selectChecks } from '../checks/select-checks.ts'
 import { codeOf, DqError, messageOf } from '../kernel/errors.ts'
 import type { DatabasePort } from '../kernel/port.ts'
 import { redactSecrets } from '../kernel/redact.ts'
-import { CheckPage, type RunNotice } from './pages/check.tsx'
+import { CheckPage, type RunNotice, retiredCheck } from './pages/check.tsx'
 import { CoveragePage } from './pages/coverage.tsx'
 import { ErrorPage } from './pages/error.tsx'
 import { LoginPage } from './pages/login.tsx'
@@ -286,9 +287,15 @@ export function statusPages() {
 async function renderCheck(c: Context<Env>, name: string, notice: RunNotice | undefined) {
   const { catalog, withDatabase } = c.var.services
   const { check, data } = await withDatabase(async (port) => {
-    const check = checkOf(await expandCatalog(port, catalog), name)
-    return { check, data: await checkData(port, check.name) }
+    const expanded = await expandCatalog(port, catalog)
+    const known = expanded.checks.find((check) => check.name === name)
+    if (known) return { check: known, data: await checkData(port, name) }
+    // Gone from the catalog: its history still has a page, without Run now.
+    const data = CheckNameSchema.safeParse(name).success ? await checkData(port, name) : undefined
+    if (!data?.latest) return { check: checkOf(expanded, name), data } // unknown_check: 404
+    return { check: retiredCheck(name, data.latest), data }
   })
+  if (!data) throw new DqError('unknown_check', `no check named "${name}"`)
   return page(
     c,
     CheckPage({ check, data, viewer: c.var.viewer, notice, origin: new URL(c.req.url).origin }),

@@ -219,6 +219,23 @@ describe.each(engines())('the status page on the demo incidents, %s', (engine) =
     expect(await css.text()).toContain('@media (max-width:700px)')
   })
 
+  it('a check gone from the catalog keeps its page of history, without Run now', async () => {
+    const without = appWith({
+      catalog: {
+        ...catalog,
+        checks: catalog.checks.filter((c) => c.name !== 'jobs_raw_vs_enriched'),
+      },
+    })
+    const response = await without('/check/jobs_raw_vs_enriched', { headers: { cookie } })
+    expect(response.status).toBe(200)
+    const html = await response.text()
+    expect(html).toContain('This check is no longer in the catalog')
+    expect(html).toContain('118 lost rows (118 keys) of 409 raw')
+    expect(html).toContain('dq history --check jobs_raw_vs_enriched')
+    expect(html).not.toContain('Run now</button>')
+    expect(html).toContain('<dd>raw_vs_enriched</dd>')
+  })
+
   it('errors are pages too: an unknown check is a 404, an unreachable database a 503 saying so', async () => {
     const missing = await request('/check/no_such_check', { headers: { cookie } })
     expect(missing.status).toBe(404)

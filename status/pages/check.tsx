@@ -28,8 +28,33 @@ export type RunNotice =
   | { kind: 'busy' }
   | { kind: 'unrecorded'; result: HistoryEntry | undefined; problem: string }
 
+/**
+ * A check that has history but is no longer in the catalog (removed, or its
+ * registry row is gone): what its last result recorded about it.
+ */
+export type RetiredCheck = {
+  retired: true
+  name: string
+  kind: string
+  threshold: HistoryEntry['threshold']
+  severity: string | null
+  owner: string | null
+}
+
+/** A retired check as its latest result describes it. */
+export function retiredCheck(name: string, latest: HistoryEntry): RetiredCheck {
+  return {
+    retired: true,
+    name,
+    kind: latest.kind,
+    threshold: latest.threshold,
+    severity: latest.severity,
+    owner: latest.owner,
+  }
+}
+
 export const CheckPage = (props: {
-  check: ResolvedCheck
+  check: ResolvedCheck | RetiredCheck
   data: CheckData
   viewer: Viewer
   notice?: RunNotice | undefined
@@ -47,15 +72,24 @@ export const CheckPage = (props: {
       <h1>
         {check.name} <StatusBadge status={status} />
       </h1>
-      {check.description ? <p>{check.description}</p> : null}
-      <Notice notice={props.notice} latest={latest} now={data.now} />
-      <form method="post" action={`/check/${encodeURIComponent(check.name)}/run`}>
-        <input type="hidden" name="csrf" value={props.viewer.csrf} />
-        <button type="submit">Run now</button>{' '}
-        <span class="hint">
-          Runs this check against the database now and records the result (no Slack).
-        </span>
-      </form>
+      {'retired' in check ? (
+        <p class="panel" role="status">
+          This check is no longer in the catalog (it was removed, or the registry row it was
+          generated from is gone): it does not run any more, and its history is kept.
+        </p>
+      ) : (
+        <>
+          {check.description ? <p>{check.description}</p> : null}
+          <Notice notice={props.notice} latest={latest} now={data.now} />
+          <form method="post" action={`/check/${encodeURIComponent(check.name)}/run`}>
+            <input type="hidden" name="csrf" value={props.viewer.csrf} />
+            <button type="submit">Run now</button>{' '}
+            <span class="hint">
+              Runs this check against the database now and records the result (no Slack).
+            </span>
+          </form>
+        </>
+      )}
 
       <h2>Latest result</h2>
       {latest ? (
@@ -129,31 +163,45 @@ export const CheckPage = (props: {
         </>
       ) : null}
 
-      <h2>Definition</h2>
+      <h2>{'retired' in check ? 'Definition, as last recorded' : 'Definition'}</h2>
       <dl class="facts">
         <dt>Kind</dt>
         <dd>{check.kind}</dd>
         <dt>Threshold</dt>
         <dd>{thresholdText(check.threshold)}</dd>
         <dt>Severity</dt>
-        <dd>{check.severity}</dd>
+        <dd>{check.severity ?? '–'}</dd>
         <dt>Owner</dt>
         <dd>{check.owner ?? '–'}</dd>
-        <dt>Tags</dt>
-        <dd>{check.tags.join(', ') || '–'}</dd>
-        <dt>Schedule</dt>
-        <dd>
-          <code>{check.schedule}</code> (UTC){check.enabled ? '' : ', disabled'}
-        </dd>
+        {'retired' in check ? null : (
+          <>
+            <dt>Tags</dt>
+            <dd>{check.tags.join(', ') || '–'}</dd>
+            <dt>Schedule</dt>
+            <dd>
+              <code>{check.schedule}</code> (UTC){check.enabled ? '' : ', disabled'}
+            </dd>
+          </>
+        )}
       </dl>
-      <pre>
-        <code>{JSON.stringify(definition(check), null, 2)}</code>
-      </pre>
-
-      <h2>Reproduce</h2>
-      <pre>
-        <code>{`dq run --check ${check.name} --db "$DQ_DATABASE_URL"\n\ncurl -X POST -H "Authorization: Bearer $DQ_API_TOKEN" \\\n  ${props.origin}/checks/${check.name}/run`}</code>
-      </pre>
+      {'retired' in check ? (
+        <>
+          <h2>Its history</h2>
+          <pre>
+            <code>{`dq history --check ${check.name} --db "$DQ_DATABASE_URL"`}</code>
+          </pre>
+        </>
+      ) : (
+        <>
+          <pre>
+            <code>{JSON.stringify(definition(check), null, 2)}</code>
+          </pre>
+          <h2>Reproduce</h2>
+          <pre>
+            <code>{`dq run --check ${check.name} --db "$DQ_DATABASE_URL"\n\ncurl -X POST -H "Authorization: Bearer $DQ_API_TOKEN" \\\n  ${props.origin}/checks/${check.name}/run`}</code>
+          </pre>
+        </>
+      )}
 
       <h2>Recent results</h2>
       <RecentResults results={data.recent} now={data.now} />
