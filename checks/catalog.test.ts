@@ -16,6 +16,41 @@ function issuesOf(input: unknown): { path: string; message: string }[] {
 }
 
 describe('parseCatalog', () => {
+  it('reports every error in one pass, in catalog order; an unknown nested key is named', () => {
+    expect(
+      issuesOf({
+        checks: [
+          { name: 'b', kind: 'duplicates', table: 't.a' },
+          { ...dup, name: 'r', threshold: { fail: 0.1, metric: 'ratio' } },
+          dup,
+          dup,
+          {
+            name: 'c',
+            kind: 'coverage_gap',
+            source: { table: 'a.b', key: 'k', wher: 'x' },
+            target: { table: 'a.c', key: 'k' },
+          },
+          { ...dup, name: 'i', incremental: 'updated_at' },
+        ],
+      }),
+    ).toEqual([
+      { path: 'checks[0].columns', message: 'Invalid input: expected array, received undefined' },
+      {
+        path: 'checks[1].threshold.metric',
+        message: '"ratio" is not reported by duplicates checks: use "count"',
+      },
+      {
+        path: 'checks[3].name',
+        message: '"dups" is already the name of checks[2]: names must be unique',
+      },
+      { path: 'checks[4].source', message: 'Unrecognized key: "wher"' },
+      {
+        path: 'checks[5].incremental',
+        message: 'must be an object { column, fullEvery?, lookback? }',
+      },
+    ])
+  })
+
   it('applies defaults from the catalog and the contract', () => {
     const { checks } = parseCatalog({
       defaults: { severity: 'critical', timeoutSeconds: 30 },

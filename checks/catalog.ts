@@ -68,54 +68,66 @@ const CatalogSchema = z
     defaults: DefaultsSchema.default(DEFAULTS),
     checks: z.array(CatalogEntrySchema),
   })
-  .superRefine((catalog, ctx) => {
-    const seen = new Map<string, number>()
-    catalog.checks.forEach((entry, index) => {
-      if (isGenerator(entry)) {
-        const id = generatorId(entry)
-        const first = seen.get(id)
+  .superRefine(
+    (catalog, ctx) => {
+      const seen = new Map<string, number>()
+      catalog.checks.forEach((entry, index) => {
+        // It runs beside the entries' own errors (every error in one pass), so an entry
+        // may be one that did not parse: only well-formed facts are compared.
+        if (!entry || typeof entry !== 'object') return
+        if (isGenerator(entry)) {
+          const id = generatorId(entry)
+          const first = seen.get(id)
+          if (first !== undefined) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['checks', index, 'generate', 'name'],
+              message: `this generator's id "${id}" is already the name of checks[${first}]: give it another name template`,
+            })
+          } else {
+            seen.set(id, index)
+          }
+          return
+        }
+        const check = entry
+        const kind = kindOf(check.kind)
+        const metric = kind?.ownStatus
+          ? undefined
+          : (check.threshold ?? catalog.defaults?.threshold)?.metric
+        if (metric === 'ratio' && kind && !kind.ratio) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['checks', index, 'threshold', 'metric'],
+            message: `"ratio" is not reported by ${check.kind} checks: use "count"`,
+          })
+        }
+        if (check.anomaly?.metric === 'ratio' && kind && !kind.ratio) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['checks', index, 'anomaly', 'metric'],
+            message: `"ratio" is not reported by ${check.kind} checks: use "value"`,
+          })
+        }
+        if (typeof check.name !== 'string') return
+        const first = seen.get(check.name)
         if (first !== undefined) {
           ctx.addIssue({
             code: 'custom',
-            path: ['checks', index, 'generate', 'name'],
-            message: `this generator's id "${id}" is already the name of checks[${first}]: give it another name template`,
+            path: ['checks', index, 'name'],
+            message: `"${check.name}" is already the name of checks[${first}]: names must be unique`,
           })
         } else {
-          seen.set(id, index)
+          seen.set(check.name, index)
         }
-        return
-      }
-      const check = entry
-      const kind = kindOf(check.kind)
-      const metric = kind?.ownStatus
-        ? undefined
-        : (check.threshold ?? catalog.defaults.threshold)?.metric
-      if (metric === 'ratio' && !kind?.ratio) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['checks', index, 'threshold', 'metric'],
-          message: `"ratio" is not reported by ${check.kind} checks: use "count"`,
-        })
-      }
-      if (check.anomaly?.metric === 'ratio' && !kind?.ratio) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['checks', index, 'anomaly', 'metric'],
-          message: `"ratio" is not reported by ${check.kind} checks: use "value"`,
-        })
-      }
-      const first = seen.get(check.name)
-      if (first !== undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['checks', index, 'name'],
-          message: `"${check.name}" is already the name of checks[${first}]: names must be unique`,
-        })
-      } else {
-        seen.set(check.name, index)
-      }
-    })
-  })
+      })
+    },
+    {
+      when: (payload) => {
+        const value = payload.value as { checks?: unknown } | null
+        return typeof value === 'object' && value !== null && Array.isArray(value.checks)
+      },
+    },
+  )
 
 /** What users write (defaults and optional fields left out). */
 export type CatalogInput = {
@@ -183,10 +195,12 @@ function formatPath(path: readonly PropertyKey[]): string {
 export function parseCatalog(input: unknown, source = 'catalog'): Catalog {
   const parsed = CatalogSchema.safeParse(input)
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((issue) => ({
-      path: formatPath(issue.path),
-      message: issue.message,
-    }))
+    // In catalog order: an entry's cross-checks (ratio, unique names) come after the others.
+    const entry = (path: readonly PropertyKey[]) =>
+      path[0] === 'checks' && typeof path[1] === 'number' ? path[1] : -1
+    const issues = [...parsed.error.issues]
+      .sort((a, b) => entry(a.path) - entry(b.path))
+      .map((issue) => ({ path: formatPath(issue.path), message: issue.message }))
     throw new DqError(
       'invalid_catalog',
       `${source} is not a valid catalog:\n${issues.map((i) => `  ${i.path || '(root)'}: ${i.message}`).join('\n')}`,

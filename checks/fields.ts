@@ -14,6 +14,15 @@ import { cronError } from './cron.ts'
 import { ThresholdSchema } from './threshold.ts'
 
 /** A SQL expression, predicate or table name from trusted configuration. */
+/**
+ * The message for a field that is not an object of the expected shape. Only
+ * for the wrong type: an unknown key inside the object keeps zod's own
+ * "Unrecognized key" issue, which names the key.
+ */
+export const notAnObject = (message: string) => ({
+  error: (issue: { code?: string }) => (issue.code === 'invalid_type' ? message : undefined),
+})
+
 export const sql = (what: string) =>
   z
     .string({ error: `must be a string (${what})` })
@@ -85,10 +94,9 @@ export const AnomalySchema = z.strictObject(
     training: PositiveDurationSchema.optional(),
     metric: z.enum(['value', 'ratio']).optional(),
   },
-  {
-    error:
-      'must be an object { sensitivity?, direction?, seasonality?, training?, minTraining?, metric? }',
-  },
+  notAnObject(
+    'must be an object { sensitivity?, direction?, seasonality?, training?, minTraining?, metric? }',
+  ),
 )
 export type Anomaly = z.infer<typeof AnomalySchema>
 
@@ -133,7 +141,7 @@ export const IncrementalSchema = z.strictObject(
     fullEvery: PositiveDurationSchema.optional(),
     lookback: DurationSchema.optional(),
   },
-  { error: 'must be an object { column, fullEvery?, lookback? }' },
+  notAnObject('must be an object { column, fullEvery?, lookback? }'),
 )
 export type Incremental = z.infer<typeof IncrementalSchema>
 
@@ -141,7 +149,7 @@ export type Incremental = z.infer<typeof IncrementalSchema>
 export const side = (what: string) =>
   z.strictObject(
     { table, key: expression, where: predicate.nullish() },
-    { error: `must be an object { table, key, where? } (${what})` },
+    notAnObject(`must be an object { table, key, where? } (${what})`),
   )
 
 /** What incremental and sampled runs add to a kind's details. */

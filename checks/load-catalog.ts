@@ -51,9 +51,29 @@ export async function loadCatalog(source: CatalogSource = {}): Promise<Catalog &
       input = module.default ?? module
     }
   } catch (error) {
-    const reason =
-      error instanceof SyntaxError ? `invalid JSON: ${error.message}` : messageOf(error)
-    throw new DqError('invalid_catalog', `cannot read catalog ${file}: ${reason}`)
+    throw new DqError('invalid_catalog', `cannot read catalog ${file}: ${unreadable(file, error)}`)
   }
   return { ...parseCatalog(input, file), path: file }
+}
+
+/** Why a catalog file could not be read, with the line where a syntax error is. */
+function unreadable(file: string, error: unknown): string {
+  if (!(error instanceof SyntaxError)) return messageOf(error)
+  // JSON.parse says "(line 3 column 17)"; a module's stack starts with "<file>:<line>".
+  if (extname(file) === '.json') return `invalid JSON: ${error.message}`
+  const where = error.stack?.split('\n')[0]?.match(/:(\d+)$/)?.[1]
+  return `syntax error${where ? ` on line ${where}` : ''}: ${error.message}`
+}
+
+const counted = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`
+
+/**
+ * How commands name the catalog they use: its path, whether it is the demo
+ * catalog dq-monitor ships (the last fallback: easy to run by mistake against
+ * your database), and what it holds ("20 checks and 1 generator").
+ */
+export function describeCatalog(catalog: Catalog & { path: string }): string {
+  const bundled = catalog.path === BUNDLED_CATALOG ? ' (the bundled demo catalog)' : ''
+  const generators = catalog.generators.length
+  return `${catalog.path}${bundled}: ${counted(catalog.checks.length, 'check')}${generators ? ` and ${counted(generators, 'generator')}` : ''}`
 }

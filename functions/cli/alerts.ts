@@ -10,7 +10,7 @@
 import { alertConfig, databaseLabel } from '../../alerts/config/index.ts'
 import { previewAlerts } from '../../alerts/plan/index.ts'
 import { expandCatalog } from '../../checks/generate.ts'
-import { loadCatalog } from '../../checks/load-catalog.ts'
+import { describeCatalog, loadCatalog } from '../../checks/load-catalog.ts'
 import { CATALOG_HELP, type Command, DATABASE_HELP, withDatabase } from './context.ts'
 import { slackMessageText } from './output.ts'
 
@@ -33,7 +33,7 @@ Options:
   subcommands: ['preview'],
   async run(flags, io) {
     const catalog = await loadCatalog({ path: flags.catalog, env: io.env })
-    io.stderr.write(`dq alerts preview: catalog ${catalog.path}\n`)
+    io.stderr.write(`dq alerts preview: catalog ${describeCatalog(catalog)}\n`)
     const config = alertConfig(io.env)
     return withDatabase(flags, io, async (port) => {
       const { checks } = await expandCatalog(port, catalog)

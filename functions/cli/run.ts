@@ -17,7 +17,7 @@ import {
 import { type NotifyOutcome, notifyRun, notifySummary } from '../../alerts/notify/index.ts'
 import type { ResolvedCheck } from '../../checks/catalog.ts'
 import { expandCatalog } from '../../checks/generate.ts'
-import { loadCatalog } from '../../checks/load-catalog.ts'
+import { describeCatalog, loadCatalog } from '../../checks/load-catalog.ts'
 import { exitCodeFor } from '../../checks/result.ts'
 import { type RunOutcome, runChecks, runResultOf } from '../../checks/run-checks.ts'
 import { selectChecks } from '../../checks/select-checks.ts'
@@ -61,7 +61,7 @@ not run, the run was not recorded, or the input is invalid.
   options: ['catalog', 'check', 'tag', 'db', 'json', 'notify'],
   async run(flags, io) {
     const catalog = await loadCatalog({ path: flags.catalog, env: io.env })
-    io.stderr.write(`dq run: catalog ${catalog.path}\n`)
+    io.stderr.write(`dq run: catalog ${describeCatalog(catalog)}\n`)
     // Names are checked before any database is opened, unless a generator may make them.
     if (catalog.generators.length === 0)
       selectChecks(catalog, { names: flags.check, tags: flags.tag })

@@ -10,7 +10,7 @@
  */
 import type { Catalog } from '../../checks/catalog.ts'
 import { expandCatalog, generatorId } from '../../checks/generate.ts'
-import { loadCatalog } from '../../checks/load-catalog.ts'
+import { describeCatalog, loadCatalog } from '../../checks/load-catalog.ts'
 import { indexAdvice, validateCheck } from '../../checks/store.ts'
 import { messageOf } from '../../kernel/errors.ts'
 import type { DatabasePort } from '../../kernel/port.ts'
@@ -44,9 +44,7 @@ Exit codes: 0 valid, 2 invalid (the catalog, or a check that does not resolve).
   async run(flags, io) {
     const loaded = await loadCatalog({ path: flags.catalog, env: io.env })
     const generators = loaded.generators.length
-    io.stdout.write(
-      `${loaded.path}: ${loaded.checks.length} checks${generators ? ` and ${generators} generator${generators === 1 ? '' : 's'}` : ''}, schema OK\n`,
-    )
+    io.stdout.write(`${describeCatalog(loaded)}, schema OK\n`)
     if (!databaseConfigured(flags, io)) {
       if (generators)
         io.stdout.write('  (generators expand against a database: give --db to see their checks)\n')

@@ -31,14 +31,14 @@
  */
 import { z } from 'zod'
 import { DurationSchema } from '../../../kernel/duration.ts'
-import { commonFields, expression, predicate, table } from '../../fields.ts'
+import { commonFields, expression, notAnObject, predicate, table } from '../../fields.ts'
 import { defineKind, n, pct } from '../../kind.ts'
 
 /** One side of the pairwise form: `{ table, key, time, where? }`. */
 const timedSide = (what: string) =>
   z.strictObject(
     { table, key: expression, time: expression, where: predicate.nullish() },
-    { error: `must be an object { table, key, time, where? } (${what})` },
+    notAnObject(`must be an object { table, key, time, where? } (${what})`),
   )
 
 const FORMS =

@@ -20,7 +20,7 @@
  */
 import { z } from 'zod'
 import { DurationSchema } from '../../../kernel/duration.ts'
-import { commonFields, expression, predicate, side, table } from '../../fields.ts'
+import { commonFields, expression, notAnObject, predicate, side, table } from '../../fields.ts'
 import { defineKind, n } from '../../kind.ts'
 
 export const rawVsEnriched = defineKind({
@@ -31,7 +31,7 @@ export const rawVsEnriched = defineKind({
       kind: z.literal('raw_vs_enriched'),
       raw: z.strictObject(
         { table, key: expression, time: expression.optional(), where: predicate.nullish() },
-        { error: 'must be an object { table, key, time?, where? }' },
+        notAnObject('must be an object { table, key, time?, where? }'),
       ),
       enriched: side('the rows the raw rows should produce'),
       window: DurationSchema.optional(),

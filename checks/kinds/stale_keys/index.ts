@@ -22,6 +22,7 @@ import {
   commonFields,
   expression,
   IncrementalSchema,
+  notAnObject,
   predicate,
   scopeDetails,
   table,
@@ -36,7 +37,7 @@ const SampleSchema = z.strictObject(
       .gt(0, 'must be above 0')
       .max(100, 'must be at most 100'),
   },
-  { error: 'must be an object { percent }' },
+  notAnObject('must be an object { percent }'),
 )
 
 export const staleKeys = defineKind({
