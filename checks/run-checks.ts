@@ -12,7 +12,7 @@
  * })
  * ```
  */
-import { codeOf, messageOf } from '../kernel/errors.ts'
+import { codeOf, type ErrorCode, messageOf } from '../kernel/errors.ts'
 import type { DatabasePort } from '../kernel/port.ts'
 import { judge } from './anomaly.ts'
 import type { ResolvedCheck } from './catalog.ts'
@@ -51,7 +51,13 @@ export type RunOutcome = RunResult & {
   recordError?: string
 }
 
-/** Runs one check and never throws (but for 'reject'): a failure becomes an `error` result. */
+/** Errors of the database as a whole, never of one check: they end the run (thrown). */
+const DATABASE_WIDE = new Set<ErrorCode>(['unavailable', 'not_migrated'])
+
+/**
+ * Runs one check and never throws (but for 'reject', and for the database
+ * as a whole: unavailable, not migrated): a failure becomes an `error` result.
+ */
 export async function runCheck(
   port: DatabasePort,
   check: ResolvedCheck,
@@ -94,6 +100,9 @@ export async function runCheck(
     }
   } catch (error) {
     if (options.singleFlight === 'reject' && codeOf(error) === 'check_running') throw error
+    // No check can run on a database that cannot be reached or lacks the dq schema: one
+    // error for the run, not the same one per check.
+    if (DATABASE_WIDE.has(codeOf(error) ?? 'internal')) throw error
     return {
       ...base,
       status: 'error',

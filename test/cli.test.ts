@@ -60,6 +60,20 @@ describe('dq without a database', () => {
     expect(bad.stderr).toContain('--bogus')
   })
 
+  it('validate: a syntax error in a TypeScript catalog says the line, not "JSON"', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dq-cli-syntax-'))
+    try {
+      const file = join(dir, 'catalog.ts')
+      await writeFile(file, 'export default {\n  checks: [\n    { name: "x" kind: 1 },\n  ]\n}\n')
+      const result = await dq(['validate', '--catalog', file])
+      expect(result.code).toBe(2)
+      expect(result.stderr).toContain(`cannot read catalog ${file}: syntax error on line 3:`)
+      expect(result.stderr).not.toContain('JSON')
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
   it('validate: a threshold that can never fire exits 2 naming the field', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'dq-cli-threshold-'))
     try {
@@ -119,11 +133,52 @@ describe('dq without a database', () => {
     expect(result.stderr).toContain('CF_ACCESS_TEAM_DOMAIN is not set')
   })
 
-  it('demo: --port without --serve exits 2', async () => {
+  it('run against a database nobody listens on: one error, exit 2, nothing per check', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dq-cli-down-'))
+    try {
+      const file = join(dir, 'catalog.json')
+      await writeFile(file, JSON.stringify(goodCatalog))
+      const result = await dq([
+        'run',
+        '--catalog',
+        file,
+        '--db',
+        'postgres://dq@127.0.0.1:5999/app',
+      ])
+      expect(result.code).toBe(2)
+      expect(result.stdout).toBe('')
+      expect(result.stderr.match(/database unavailable/g)).toHaveLength(1)
+      expect(result.stderr).not.toContain('[1/')
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('demo: --port without --serve exits 2, before starting the database', async () => {
     const result = await dq(['demo', '--port', '9000'])
     expect(result.code).toBe(2)
     expect(result.stderr).toContain('--port applies only with --serve')
+    expect(result.stderr).not.toContain('starting embedded PostgreSQL')
   })
+
+  it.each(['1e2', '0x10', '1.5', '+5', '', '1001'])(
+    'history --limit %j exits 2 before any database: digits from 1 to 1000 only',
+    async (limit) => {
+      const result = await dq([
+        'history',
+        '--check',
+        'x',
+        '--limit',
+        limit,
+        '--db',
+        'pglite:memory',
+      ])
+      expect(result.code).toBe(2)
+      expect(result.stderr).toContain(
+        `--limit must be a whole number from 1 to 1000, got "${limit}"`,
+      )
+    },
+  )
 })
 
 describe.each(engines())('dq against %s', (engine) => {

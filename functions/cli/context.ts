@@ -10,6 +10,7 @@
  */
 
 import { openDatabase } from '../../db/open-database.ts'
+import { DqError } from '../../kernel/errors.ts'
 import type { DatabasePort } from '../../kernel/port.ts'
 import type { Style } from './output.ts'
 
@@ -68,7 +69,8 @@ export const DATABASE_HELP = `--db URL         database; default DQ_DATABASE_URL
                    SUPABASE_SERVICE_ROLE_KEY (a Supabase project through its API)`
 
 export const CATALOG_HELP = `--catalog FILE   catalog (.json, or a .ts/.js module exporting it); default
-                   DQ_CATALOG, then ./checks/catalog.json`
+                   DQ_CATALOG, then ./checks/catalog.json, then the demo catalog
+                   bundled with dq-monitor (said on stderr when it is used)`
 
 export function styleFor(stream: { isTTY?: boolean }, io: Io): Style {
   return { color: Boolean(stream.isTTY) && !io.env.NO_COLOR }
@@ -91,4 +93,24 @@ export async function withDatabase<T>(
 /** Is any database configured (for commands where one is optional)? */
 export function databaseConfigured(flags: Pick<Flags, 'db'>, io: Io): boolean {
   return Boolean(flags.db || io.env.DQ_DATABASE_URL || io.env.SUPABASE_URL)
+}
+
+/**
+ * A numeric option: digits only (no "1e3", "0x10" or "1.5"), within bounds;
+ * `default` when it is not given. DqError('invalid_input') naming the option.
+ */
+export function wholeNumber(
+  option: string,
+  value: string | undefined,
+  bounds: { min: number; max: number; default: number },
+): number {
+  if (value === undefined) return bounds.default
+  const n = /^\d{1,9}$/.test(value) ? Number(value) : Number.NaN
+  if (!(n >= bounds.min && n <= bounds.max)) {
+    throw new DqError(
+      'invalid_input',
+      `${option} must be a whole number from ${bounds.min} to ${bounds.max}, got "${value.slice(0, 40)}"`,
+    )
+  }
+  return n
 }

@@ -50,12 +50,13 @@ errors by design), 2 when it could not run or record its results.
   options: ['serve', 'port'],
   async run(flags, io) {
     const started = performance.now()
-    io.stderr.write('dq demo: starting embedded PostgreSQL (PGlite) in memory...\n')
+    // Every setting is checked before the database starts: a typo fails in a moment.
     const alerts = alertConfig(io.env)
     const serve = flags.serve ? serveSettings(flags, io) : undefined
     if (!flags.serve && flags.port !== undefined) {
       throw new DqError('invalid_input', '--port applies only with --serve')
     }
+    io.stderr.write('dq demo: starting embedded PostgreSQL (PGlite) in memory...\n')
     const port = await PGliteDatabase.open('memory')
     try {
       await port.migrate()

@@ -8,7 +8,7 @@
  */
 import { checkHistory } from '../../checks/store.ts'
 import { DqError } from '../../kernel/errors.ts'
-import { type Command, DATABASE_HELP, styleFor, withDatabase } from './context.ts'
+import { type Command, DATABASE_HELP, styleFor, wholeNumber, withDatabase } from './context.ts'
 import { historyTable } from './output.ts'
 
 export const history: Command = {
@@ -30,13 +30,7 @@ Options:
     if (!check || (flags.check?.length ?? 0) > 1) {
       throw new DqError('invalid_input', '--check NAME is required, once')
     }
-    const limit = flags.limit === undefined ? 20 : Number(flags.limit)
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-      throw new DqError(
-        'invalid_input',
-        `--limit must be a whole number from 1 to 1000, got "${flags.limit}"`,
-      )
-    }
+    const limit = wholeNumber('--limit', flags.limit, { min: 1, max: 1000, default: 20 })
     return withDatabase(flags, io, async (port) => {
       const entries = await checkHistory(port, check, limit)
       if (flags.json) {

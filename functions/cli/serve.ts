@@ -7,13 +7,20 @@
  * ```
  */
 import { alertConfig } from '../../alerts/config/index.ts'
-import { loadCatalog } from '../../checks/load-catalog.ts'
+import { describeCatalog, loadCatalog } from '../../checks/load-catalog.ts'
 import { openDatabase } from '../../db/open-database.ts'
 import { DqError } from '../../kernel/errors.ts'
 import { accessSettings } from '../../status/session.ts'
 import type { Services } from '../app.ts'
 import { apiToken } from '../token.ts'
-import { CATALOG_HELP, type Command, DATABASE_HELP, type Flags, type Io } from './context.ts'
+import {
+  CATALOG_HELP,
+  type Command,
+  DATABASE_HELP,
+  type Flags,
+  type Io,
+  wholeNumber,
+} from './context.ts'
 
 export const serve: Command = {
   name: 'serve',
@@ -23,7 +30,8 @@ export const serve: Command = {
 Serves the HTTP API (the same Hono app as the Worker) on Node, on 127.0.0.1.
 Every JSON route but GET /health needs "Authorization: Bearer $DQ_API_TOKEN"
 (DQ_API_TOKEN must be set: at least 16 characters, those a bearer token may
-carry: letters, digits and - . _ ~ + /). Default port 8787.
+carry: letters, digits and - . _ ~ + /, then "=" at the end; e.g.
+export DQ_API_TOKEN=$(openssl rand -hex 32)). Default port 8787.
 The status page is at http://127.0.0.1:PORT/: sign in with the same token
 (or through Cloudflare Access: CF_ACCESS_TEAM_DOMAIN and CF_ACCESS_AUD).
 Runs posted with "notify": true alert Slack (SLACK_WEBHOOK_URL, optional
@@ -37,7 +45,10 @@ Options:
 `,
   options: ['port', 'catalog', 'db'],
   async run(flags, io) {
-    const token = apiToken(io.env.DQ_API_TOKEN, 'DQ_API_TOKEN (export it before "dq serve")')
+    const token = apiToken(
+      io.env.DQ_API_TOKEN,
+      'DQ_API_TOKEN (the token clients and the status page sign in with)',
+    )
     const port = portOf(flags)
     const alerts = alertConfig(io.env) // a bad SLACK_* value is said before anything opens
     const access = accessSettings(io.env)
@@ -55,7 +66,7 @@ Options:
         { port, io },
         (url) => {
           io.stderr.write(
-            `dq serve: ${catalog.checks.length} checks from ${catalog.path}, database ${database.label}\n`,
+            `dq serve: catalog ${describeCatalog(catalog)}; database ${database.label}\n`,
           )
           io.stderr.write(`dq serve: listening on ${url} (the status page: ${url}/)\n`)
         },
@@ -69,11 +80,7 @@ Options:
 
 /** --port, default 8787. */
 export function portOf(flags: Pick<Flags, 'port'>): number {
-  const port = flags.port === undefined ? 8787 : Number(flags.port)
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new DqError('invalid_input', `--port must be a port number, got "${flags.port}"`)
-  }
-  return port
+  return wholeNumber('--port', flags.port, { min: 0, max: 65535, default: 8787 })
 }
 
 /**
