@@ -195,7 +195,7 @@ describe.each(engines())('the status page on the demo incidents, %s', (engine) =
     expect(html.match(/<svg class="spark"/g)).toHaveLength(9)
     // 600 + 5 + 960 + 120 + 150 + 10 of 600 + 13 + 5,000 + 2,000 + 3,000 + 1,000 + 800 + 1,500.
     expect(html).toContain(
-      '6 of 9 workflows have a gap: 1,845 of 13,913 extracted rows are missing in core.',
+      '6 of 9 checks find a gap: 1,845 of 13,913 source rows have no match in their target.',
     )
   })
 

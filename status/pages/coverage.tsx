@@ -72,7 +72,8 @@ export const CoveragePage = (props: {
       ) : (
         <>
           <p class="panel">
-            {`${withGap} of ${rows.length} workflows have a gap: ${formatFigure(missing, 'count')} of ${formatFigure(extracted, 'count')} extracted rows are missing in core.`}
+            {/* Summed over every coverage_gap check, registry-generated or not: rows, not workflows. */}
+            {`${withGap} of ${rows.length} checks find a gap: ${formatFigure(missing, 'count')} of ${formatFigure(extracted, 'count')} source rows have no match in their target.`}
           </p>
           <div class="table-wrap">
             <table class="cards">
