@@ -16,9 +16,11 @@ import { messageOf } from '../kernel/errors.ts'
 import { runBenchmark } from './benchmark.ts'
 import { renderMarkdown, writeReport } from './report.ts'
 import { renderStatusMarkdown, runStatusPageBenchmark } from './status-page.ts'
+import { renderTickMarkdown, runTickBenchmark } from './tick.ts'
 
 const HELP = `Usage: npm run bench -- [--scale N] [--runs N] [--warmup N] [--only CASE]... [--out DIR] [--regenerate]
        npm run bench -- --status-page [--runs N] [--warmup N] [--out DIR] [--regenerate]
+       npm run bench -- --tick [--tables N] [--rows N] [--out DIR] [--regenerate]
 
 Generates the incidents' data at --scale (1 = real scale: 2.6 M work-history
 rows, 10 M breezeway rows, ...; default 1) into DQ_BENCH_DATABASE_URL (default
@@ -30,6 +32,11 @@ floors and the peers' query shapes. Data of the same scale is reused unless
 Then (not with --only) the status page: 200 checks with 30 days of hourly
 history in <name>_status, each page rendered by the app; --status-page runs
 only that one (bench/results/status-page.md and .json).
+
+--tick: the hourly tick, in <name>_tick: 1,000 checks over 1,000 tables of
+20,000 rows (--tables, --rows), a full run, then a cron tick after a write to
+2 % of the tables; unchanged tables are answered from their last full scan
+(bench/results/tick.md and .json).
 `
 
 async function main(): Promise<number> {
@@ -42,6 +49,9 @@ async function main(): Promise<number> {
       out: { type: 'string' },
       regenerate: { type: 'boolean', default: false },
       'status-page': { type: 'boolean', default: false },
+      tick: { type: 'boolean', default: false },
+      tables: { type: 'string', default: '1000' },
+      rows: { type: 'string', default: '20000' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -54,6 +64,7 @@ async function main(): Promise<number> {
     process.env.DQ_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/dq_bench'
   const out = values.out ?? new URL('./results/', import.meta.url)
   if (values['status-page']) return statusPage(databaseUrl, values, out)
+  if (values.tick) return tickBench(databaseUrl, values, out)
   const report = await runBenchmark(
     {
       databaseUrl,
@@ -93,6 +104,32 @@ async function statusPage(
   const dir = typeof out === 'string' ? out : out.pathname
   await mkdir(dir, { recursive: true })
   const base = `${dir.replace(/\/$/, '')}/status-page`
+  await writeFile(`${base}.md`, markdown)
+  await writeFile(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`)
+  process.stderr.write(`bench: wrote ${base}.md, ${base}.json\n`)
+  return 0
+}
+
+/** The hourly tick's benchmark (bench/tick.ts), written beside the others. */
+async function tickBench(
+  databaseUrl: string,
+  values: { tables: string; rows: string; regenerate: boolean },
+  out: string | URL,
+): Promise<number> {
+  const report = await runTickBenchmark(
+    {
+      databaseUrl,
+      tables: Number(values.tables),
+      rows: Number(values.rows),
+      regenerate: values.regenerate,
+    },
+    (line) => process.stderr.write(`bench: ${line}\n`),
+  )
+  const markdown = renderTickMarkdown(report)
+  process.stdout.write(markdown)
+  const dir = typeof out === 'string' ? out : out.pathname
+  await mkdir(dir, { recursive: true })
+  const base = `${dir.replace(/\/$/, '')}/tick`
   await writeFile(`${base}.md`, markdown)
   await writeFile(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`)
   process.stderr.write(`bench: wrote ${base}.md, ${base}.json\n`)

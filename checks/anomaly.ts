@@ -14,7 +14,12 @@
  */
 import type { DatabasePort } from '../kernel/port.ts'
 import type { ResolvedCheck } from './catalog.ts'
-import { type AnomalyDetails, type Measurement, measuredStatus } from './result.ts'
+import {
+  type AnomalyDetails,
+  AnomalyDetailsSchema,
+  type Measurement,
+  measuredStatus,
+} from './result.ts'
 import { type AnomalyTest, anomalyTest } from './store.ts'
 import type { Verdict } from './threshold.ts'
 
@@ -31,14 +36,21 @@ export async function judge(
   const metric = check.anomaly.metric ?? 'value'
   const figure = metric === 'ratio' ? Number(measurement.details.ratio) : measurement.value
   const scope = measurement.details.scope
+  // An unchanged answer repeats its full scan, whose own test stands: the same figure, compared
+  // again, would count itself in its training.
+  const carried = scope === 'unchanged' ? carriedAnomaly(measurement.details.anomaly) : undefined
   // A partial run (incremental, sampled) or no value at all is not compared with full runs.
   const test: AnomalyTest | undefined =
-    scope === 'incremental' || scope === 'sample' || figure === null || !Number.isFinite(figure)
+    carried ||
+    scope === 'incremental' ||
+    scope === 'sample' ||
+    figure === null ||
+    !Number.isFinite(figure)
       ? undefined
       : await anomalyTest(port, check.name, check.anomaly, figure, {
           timeoutSeconds: check.timeoutSeconds,
         })
-  const anomalous = test?.anomalous ?? false
+  const anomalous = carried?.anomalous ?? test?.anomalous ?? false
   const thresholdFired = own !== 'pass'
   const anomaly: AnomalyDetails = {
     fired:
@@ -49,23 +61,39 @@ export async function judge(
           : thresholdFired
             ? 'threshold'
             : null,
-    anomalous,
     metric,
     figure,
-    expected:
-      test && !test.reason && test.low !== null && test.high !== null
-        ? [test.low, test.high]
-        : null,
-    mean: test?.mean ?? null,
-    stddev: test?.stddev ?? null,
-    z: test?.z ?? null,
-    training: test?.training ?? 0,
-    recent: test?.recent ?? [],
-    reason: test ? test.reason : 'partial_scope',
+    ...(carried ?? {
+      anomalous,
+      expected:
+        test && !test.reason && test.low !== null && test.high !== null
+          ? [test.low, test.high]
+          : null,
+      mean: test?.mean ?? null,
+      stddev: test?.stddev ?? null,
+      z: test?.z ?? null,
+      training: test?.training ?? 0,
+      recent: test?.recent ?? [],
+      reason: test ? test.reason : 'partial_scope',
+    }),
   }
   const byAnomaly: Verdict = anomalous ? 'fail' : 'pass'
   return {
     status: RANK[byAnomaly] > RANK[own] ? byAnomaly : own,
     details: { ...measurement.details, anomaly },
   }
+}
+
+/** What an anomaly test found, apart from the figure it judged and which test fired. */
+type TestFindings = Pick<
+  AnomalyDetails,
+  'anomalous' | 'expected' | 'mean' | 'stddev' | 'z' | 'training' | 'recent' | 'reason'
+>
+
+/** The full scan's anomaly test, as an unchanged answer carries it in its details. */
+function carriedAnomaly(details: unknown): TestFindings | undefined {
+  const parsed = AnomalyDetailsSchema.safeParse(details)
+  if (!parsed.success) return undefined
+  const { anomalous, expected, mean, stddev, z, training, recent, reason } = parsed.data
+  return { anomalous, expected, mean, stddev, z, training, recent, reason }
 }

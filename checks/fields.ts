@@ -103,7 +103,7 @@ export type Anomaly = z.infer<typeof AnomalySchema>
 /**
  * The fields every check has. They tell the runner and the alert policy what
  * to do with a measurement; none of them reaches the SQL that measures, but
- * `name` (single flight, incremental history).
+ * `name` (single flight, incremental history) and `fullEvery` (unchanged answers).
  */
 export const commonFields = {
   name: CheckNameSchema,
@@ -119,11 +119,17 @@ export const commonFields = {
   repeatInterval: PositiveDurationSchema.optional(),
   /** Compare the figure with the check's own history (checks/anomaly.ts). */
   anomaly: AnomalySchema.optional(),
+  /**
+   * The longest a check answers from its last full scan while its tables do
+   * not change (supabase/schemas/27_unchanged.sql); default "24 hours".
+   */
+  fullEvery: PositiveDurationSchema.optional(),
 }
 
 /** The common fields only the runner and the policy read: stripped before the spec reaches SQL. */
 export const RUNNER_FIELDS = [
-  ...Object.keys(commonFields).filter((field) => field !== 'name'),
+  // name: single flight and history; fullEvery: when the database must scan again.
+  ...Object.keys(commonFields).filter((field) => field !== 'name' && field !== 'fullEvery'),
   // Where a generated check came from (checks/generate.ts).
   'generated',
 ]
@@ -152,9 +158,23 @@ export const side = (what: string) =>
     notAnObject(`must be an object { table, key, where? } (${what})`),
   )
 
-/** What incremental and sampled runs add to a kind's details. */
+/**
+ * What incremental, sampled and unchanged runs add to a kind's details.
+ * `unchanged`: the check's tables did not change since its last full scan, so
+ * that scan's result is the answer (supabase/schemas/27_unchanged.sql);
+ * `change_evidence` says what a full scan saw ({ fingerprint, spec_hash,
+ * scanned_at }) or why the check always scans ({ doubt }).
+ */
 export const scopeDetails = {
-  scope: z.enum(['full', 'incremental', 'sample']).optional(),
+  scope: z.enum(['full', 'incremental', 'sample', 'unchanged']).optional(),
+  change_evidence: z
+    .object({
+      fingerprint: z.string().optional(),
+      spec_hash: z.string().optional(),
+      scanned_at: z.string().optional(),
+      doubt: z.string().optional(),
+    })
+    .optional(),
   since: z.unknown().optional(),
   watermark: z.unknown().optional(),
   full_at: z.string().nullable().optional(),

@@ -17,7 +17,7 @@ import type { DatabasePort } from '../kernel/port.ts'
 import { judge } from './anomaly.ts'
 import type { ResolvedCheck } from './catalog.ts'
 import type { CheckResult, RunResult, RunTrigger } from './result.ts'
-import { claimRun, measureCheck, recordRun } from './store.ts'
+import { claimRun, measureCheck, recordRun, type ScanScope } from './store.ts'
 
 /**
  * A check already running elsewhere (another request, an overlapping cron
@@ -37,6 +37,8 @@ export type RunOptions = {
    */
   idempotencyKey?: string
   singleFlight?: SingleFlight
+  /** 'changed': answer checks whose tables did not change from their last full scan (cron ticks). */
+  scan?: ScanScope
   /** Skip writing to history (e.g. `dq validate`); default true. */
   record?: boolean
   now?: () => Date
@@ -61,7 +63,7 @@ const DATABASE_WIDE = new Set<ErrorCode>(['unavailable', 'not_migrated'])
 export async function runCheck(
   port: DatabasePort,
   check: ResolvedCheck,
-  options: { singleFlight?: SingleFlight } = {},
+  options: { singleFlight?: SingleFlight; scan?: ScanScope } = {},
 ): Promise<CheckResult> {
   const started = performance.now()
   const base = {
@@ -85,7 +87,10 @@ export async function runCheck(
     }
   }
   try {
-    const measurement = await measureCheck(port, check, { timeoutSeconds: check.timeoutSeconds })
+    const measurement = await measureCheck(port, check, {
+      timeoutSeconds: check.timeoutSeconds,
+      ...(options.scan ? { scan: options.scan } : {}),
+    })
     // The kind's own verdict or the threshold's, and with `anomaly` the worse of it and history's.
     const { status, details } = await judge(port, check, measurement)
     return {
@@ -147,7 +152,10 @@ export async function runChecks(
   }
   const results: CheckResult[] = []
   for (const [index, check] of checks.entries()) {
-    const result = await runCheck(port, check, { singleFlight: options.singleFlight ?? 'error' })
+    const result = await runCheck(port, check, {
+      singleFlight: options.singleFlight ?? 'error',
+      ...(options.scan ? { scan: options.scan } : {}),
+    })
     results.push(result)
     options.onResult?.(result, index, checks.length)
   }

@@ -44,16 +44,24 @@ function measurementSpec(check: object): Record<string, unknown> {
   )
 }
 
+/**
+ * Which tables a run reads: 'all' (the default) scans every check's tables;
+ * 'changed' answers a check whose tables did not change since its last full
+ * scan from that scan (details.scope "unchanged", supabase/schemas/27_unchanged.sql).
+ */
+export type ScanScope = 'all' | 'changed'
+
 /** Runs one check in its own READ ONLY transaction with a statement timeout. */
 export async function measureCheck(
   port: DatabasePort,
   check: Spec,
-  options: { timeoutSeconds: number },
+  options: { timeoutSeconds: number; scan?: ScanScope },
 ): Promise<Measurement> {
+  const spec = measurementSpec(check)
   const reply = await port.call(
     'run_check',
-    { spec: measurementSpec(check) },
-    { readOnly: options },
+    { spec: options.scan === 'changed' ? { ...spec, scan: 'changed' } : spec },
+    { readOnly: { timeoutSeconds: options.timeoutSeconds } },
   )
   return parseReply(MeasurementSchema, reply, 'check measurement')
 }

@@ -101,13 +101,13 @@ export class PgDatabase implements DatabasePort {
       const timeoutMs = Math.round(
         (readOnly?.timeoutSeconds ?? options.timeoutSeconds ?? CALL_TIMEOUT_SECONDS) * 1000,
       )
-      await client.query(readOnly ? 'begin read only' : 'begin')
+      // One round trip for BEGIN and the settings (simple protocol, so the values are literals:
+      // integers and on/off of our own, nothing from a caller).
+      const settings = `select set_config('statement_timeout', '${timeoutMs}', true),
+        set_config('lock_timeout', '${LOCK_TIMEOUT_MS}', true),
+        set_config('dq.allow_privileged', '${this.allowPrivilegedLogin ? 'on' : 'off'}', true)`
       try {
-        await client.query(
-          `select set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true),
-                  set_config('dq.allow_privileged', $3, true)`,
-          [String(timeoutMs), String(LOCK_TIMEOUT_MS), this.allowPrivilegedLogin ? 'on' : 'off'],
-        )
+        await client.query(`${readOnly ? 'begin read only' : 'begin'}; ${settings}`)
         const { rows } = await client.query<Row>(text, values)
         // A check only reads: ending it in ROLLBACK undoes anything it might have slipped past
         // READ ONLY (large objects); session advisory locks survive a rollback, so they go too.

@@ -157,6 +157,8 @@ async function runScheduled(
     }
     const run = await runChecks(port, checks, {
       trigger: 'cron',
+      // A tick reads only tables that changed since each check's last full scan.
+      scan: 'changed',
       // The tick's time alone: two triggers firing in the same minute run the same checks.
       idempotencyKey: `scheduled@${at.toISOString()}`,
       now: () => at,

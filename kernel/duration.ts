@@ -1,6 +1,6 @@
 /**
  * Durations, one syntax for every one in a catalog (`repeatInterval`,
- * `incremental.fullEvery`, `incremental.lookback`, `window`, `grace`):
+ * `fullEvery`, `incremental.fullEvery`, `incremental.lookback`, `window`, `grace`):
  * one or more "<number> <unit>" terms, units from seconds to weeks, decimals
  * allowed. Months and years are refused: their length varies. PostgreSQL reads
  * every one of these spellings as the same interval, so the text the user wrote

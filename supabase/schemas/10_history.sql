@@ -46,6 +46,8 @@ alter table dq.results add column if not exists error_code text;
 create index if not exists results_check_started_idx
   on dq.results (check_name, started_at desc, id desc);
 create index if not exists results_run_idx on dq.results (run_id);
+-- A check's latest result in recording order (incremental watermarks, unchanged answers).
+create index if not exists results_check_id_idx on dq.results (check_name, id desc);
 create index if not exists runs_started_idx on dq.runs (started_at desc);
 
 -- A scheduled tick is claimed before its checks run: the same tick delivered

@@ -312,10 +312,9 @@ begin
   end if;
   full_every := coalesce(dq.interval_value(settings ->> 'fullEvery', field || '.fullEvery'), interval '24 hours');
   lookback := coalesce(dq.interval_value(settings ->> 'lookback', field || '.lookback'), interval '10 minutes');
-  -- Only what changes the measurement: editing a threshold or an owner keeps
-  -- the watermark, editing a formula or a where clause forces a full run.
-  spec_hash := md5((spec - array['name', 'description', 'threshold', 'severity', 'owner', 'tags',
-                                 'schedule', 'timeoutSeconds', 'enabled', 'repeatInterval'])::text);
+  -- Only what changes the measurement (27_unchanged.sql): editing a threshold
+  -- keeps the watermark, editing a formula or a where clause forces a full run.
+  spec_hash := dq.spec_hash(spec);
 
   select r.details into previous
   from dq.results r

@@ -121,3 +121,18 @@ begin
                        'purpose', 'look each changed source row up in the target'));
 end
 $$;
+
+-- What a coverage_gap check reads (27_unchanged.sql): source and target, through their keys and wheres.
+create or replace function dq.kind_coverage_gap_reads(spec jsonb)
+returns jsonb
+language sql
+stable
+as $$
+  select dq.reads_of(jsonb_build_array(
+    jsonb_build_object(
+      'table', dq.relation_sql(spec #>> '{source,table}', 'source.table'),
+      'fields', jsonb_build_object('source.key', spec #>> '{source,key}', 'source.where', spec #>> '{source,where}')),
+    jsonb_build_object(
+      'table', dq.relation_sql(spec #>> '{target,table}', 'target.table'),
+      'fields', jsonb_build_object('target.key', spec #>> '{target,key}', 'target.where', spec #>> '{target,where}'))))
+$$;

@@ -273,3 +273,18 @@ begin
                        'purpose', 'count the rows of each changed key in the whole table'));
 end
 $$;
+
+-- What a duplicates check reads (27_unchanged.sql): its table, through columns, where and id.
+create or replace function dq.kind_duplicates_reads(spec jsonb)
+returns jsonb
+language sql
+stable
+as $$
+  select dq.reads_of(jsonb_build_array(jsonb_build_object(
+    'table', dq.relation_sql(spec ->> 'table', 'table'),
+    'fields', jsonb_build_object('where', spec ->> 'where', 'id', spec ->> 'id')
+              || coalesce((select jsonb_object_agg(format('columns[%s]', n - 1), c)
+                           from jsonb_array_elements_text(
+                             case when jsonb_typeof(spec -> 'columns') = 'array' then spec -> 'columns' else '[]' end)
+                             with ordinality as t(c, n)), '{}'))))
+$$;

@@ -120,3 +120,18 @@ stable
 as $$
   select dq.changed_rows_index(spec)
 $$;
+
+-- What a required_fields check reads (27_unchanged.sql): its table, through fields, where and id.
+create or replace function dq.kind_required_fields_reads(spec jsonb)
+returns jsonb
+language sql
+stable
+as $$
+  select dq.reads_of(jsonb_build_array(jsonb_build_object(
+    'table', dq.relation_sql(spec ->> 'table', 'table'),
+    'fields', jsonb_build_object('where', spec ->> 'where', 'id', coalesce(spec ->> 'id', 'id'))
+              || coalesce((select jsonb_object_agg(format('fields[%s]', n - 1), f)
+                           from jsonb_array_elements_text(
+                             case when jsonb_typeof(spec -> 'fields') = 'array' then spec -> 'fields' else '[]' end)
+                             with ordinality as t(f, n)), '{}'))))
+$$;

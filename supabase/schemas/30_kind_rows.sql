@@ -55,3 +55,15 @@ stable
 as $$
   select dq.changed_rows_index(spec)
 $$;
+
+-- What a rows check reads (27_unchanged.sql): its table, through where, scope and id.
+create or replace function dq.kind_rows_reads(spec jsonb)
+returns jsonb
+language sql
+stable
+as $$
+  select dq.reads_of(jsonb_build_array(jsonb_build_object(
+    'table', dq.relation_sql(spec ->> 'table', 'table'),
+    'fields', jsonb_build_object('where', spec ->> 'where', 'scope', spec ->> 'scope',
+                                 'id', coalesce(spec ->> 'id', 'id')))))
+$$;

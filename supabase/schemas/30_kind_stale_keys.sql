@@ -203,3 +203,15 @@ stable
 as $$
   select dq.changed_rows_index(spec)
 $$;
+
+-- What a stale_keys check reads (27_unchanged.sql): its table, through key, formula, id and where.
+create or replace function dq.kind_stale_keys_reads(spec jsonb)
+returns jsonb
+language sql
+stable
+as $$
+  select dq.reads_of(jsonb_build_array(jsonb_build_object(
+    'table', dq.relation_sql(spec ->> 'table', 'table'),
+    'fields', jsonb_build_object('key', spec ->> 'key', 'formula', spec ->> 'formula',
+                                 'id', coalesce(spec ->> 'id', 'id'), 'where', spec ->> 'where'))))
+$$;

@@ -1,0 +1,351 @@
+-- dq-monitor: unchanged tables cost nothing. A check whose tables have not
+-- changed since its last full scan is answered from that scan's result
+-- (details.scope = "unchanged") instead of reading them again.
+--
+-- The evidence is PostgreSQL's own, per relation and summed over partitions
+-- and inheritance children: the write counters (n_tup_ins, n_tup_upd,
+-- n_tup_del), the file node (TRUNCATE, VACUUM FULL, CLUSTER and rewriting
+-- ALTERs give a new one), the file's size (a write that extends the table
+-- shows at once, whatever the counters say), the pg_class row's version
+-- (ALTER TABLE), the row-level security policies, the set of partitions
+-- (ATTACH / DETACH), the database's stats reset time (pg_stat_reset() and
+-- pg_stat_reset_single_table_counters() both set it) and the server's start.
+--
+-- How late the counters are (pgstat.c, the same in PostgreSQL 15 to 18): a
+-- backend counts its writes in its own memory and flushes them to shared
+-- memory only between statements, when it goes idle: at once if its last
+-- flush was at least 1 s ago (PGSTAT_MIN_INTERVAL), else at the idle timer,
+-- 10 s later (PGSTAT_IDLE_INTERVAL), and when lock contention defers a flush,
+-- a forced one follows within 60 s (PGSTAT_MAX_INTERVAL). A backend that does
+-- not go idle holds its counts until it does: a procedure that COMMITs inside
+-- one CALL, or a long statement that follows a write on the same connection.
+-- So, never missing a committed write:
+--   * the evidence is read before the scan's snapshot is taken (dq.measure is
+--     VOLATILE: its scan gets a snapshot of its own, after the evidence), so
+--     every write the evidence counts is one the scan saw;
+--   * an unchanged answer never moves the evidence forward: it compares with
+--     the last full scan's. A write whose counts arrive late is therefore
+--     scanned at the first tick after they arrive, never lost; until then it
+--     is as if it had committed just after the tick;
+--   * a running statement that has already committed inside itself
+--     (pg_stat_activity.xact_start later than query_start: a procedure) means
+--     a scan, and so does any doubt: a view, a foreign table, a replica,
+--     track_counts off, PGlite (single-user: it publishes no statistics), a
+--     role that cannot see other sessions, an expression that reads more than
+--     its row (a subquery, now(), a function that is not immutable), a kind
+--     that does not declare what it reads (dq.kind_<kind>_reads).
+-- And a full scan is forced every `fullEvery` (default 24 hours). Only runs
+-- that ask for it (spec "scan": "changed": the Worker's cron ticks) are
+-- answered unchanged, from a full scan of a run that asked too: a person
+-- running a check ad hoc gets a scan, and the write they made a second ago.
+
+-- What changes a measurement: the spec without the fields only the runner or
+-- the alert policy read. Editing a threshold or an owner keeps incremental
+-- watermarks and unchanged answers; editing a formula or a where clause
+-- forces a full scan.
+create or replace function dq.spec_hash(spec jsonb)
+returns text
+language sql
+immutable
+set search_path = pg_catalog
+as $$
+  select md5((spec - array['name', 'description', 'threshold', 'severity', 'owner', 'tags',
+                           'schedule', 'timeoutSeconds', 'enabled', 'repeatInterval',
+                           'fullEvery', 'scan'])::text)
+$$;
+
+-- Why an expression may give another answer on unchanged rows, or NULL when
+-- it depends on its row alone: a subquery (another table), the clock or the
+-- session (now(), current_date, 'today'), or a function that is not
+-- immutable (one of PostgreSQL's own stable functions, which depend on
+-- settings only, is fine; the clock's are not). Read from the text: when in
+-- doubt, it answers a reason, and the check scans.
+create or replace function dq.expression_doubt(expr text, field text)
+returns text
+language plpgsql
+stable
+set search_path = pg_catalog
+as $$
+declare
+  bare text;
+  literal text;
+  fn text;
+begin
+  if expr is null then
+    return null;
+  end if;
+  if expr ~ '\$[A-Za-z_0-9]*\$' then
+    return format('%s uses dollar quoting', field);
+  end if;
+  for literal in select m[1] from regexp_matches(expr, '''((?:[^'']|'''')*)''', 'g') m loop
+    if lower(literal) ~ '(now|today|tomorrow|yesterday)' then
+      return format('%s depends on the clock (%L)', field, literal);
+    end if;
+  end loop;
+  bare := regexp_replace(expr, '''(?:[^'']|'''')*''', ' ', 'g');
+  if bare ~ '"\s*\(' then
+    return format('%s calls a quoted function name', field);
+  end if;
+  bare := lower(regexp_replace(bare, '"(?:[^"]|"")*"', ' ', 'g'));
+  if bare ~ '\m(select|table|values|with)\M' then
+    return format('%s has a subquery: it may read another table', field);
+  end if;
+  fn := substring(bare from '\m(current_date|current_time|current_timestamp|localtime|localtimestamp|current_user|session_user|user|current_role|current_schema|current_catalog|system_user)\M');
+  if fn is not null then
+    return format('%s depends on the clock or the session (%s)', field, fn);
+  end if;
+  for fn in select distinct m[1] from regexp_matches(bare, '([a-z_][a-z0-9_$]*)\s*\(', 'g') m loop
+    if fn in ('now', 'transaction_timestamp', 'statement_timestamp', 'clock_timestamp', 'timeofday', 'age')
+       or exists (select 1 from pg_proc p
+                  where p.proname = fn
+                    and (p.provolatile = 'v'
+                         or (p.provolatile = 's' and p.pronamespace <> 'pg_catalog'::regnamespace))) then
+      return format('%s calls %s(), which is not immutable', field, fn);
+    end if;
+  end loop;
+  return null;
+end
+$$;
+
+-- What a kind's dq.kind_<kind>_reads(spec) returns, from the relations a
+-- check reads and the expressions it evaluates on each:
+--   sources: [{ "table": <quoted relation>, "fields": { "<field>": "<expression>", ... } }]
+-- answers { "tables": [...], "functions": [names the expressions call] } when
+-- every expression depends on its row alone (the functions' definitions are
+-- part of the evidence: a function replaced is a change), else
+-- { "doubt": "<why the check must scan>" }.
+create or replace function dq.reads_of(sources jsonb)
+returns jsonb
+language plpgsql
+stable
+set search_path = pg_catalog
+as $$
+declare
+  field record;
+  doubt text;
+begin
+  for field in
+    select f.key, f.value
+    from jsonb_array_elements(sources) s, jsonb_each_text(s -> 'fields') f
+    where f.value is not null
+  loop
+    doubt := dq.expression_doubt(field.value, field.key);
+    if doubt is not null then
+      return jsonb_build_object('doubt', doubt);
+    end if;
+  end loop;
+  return jsonb_build_object(
+    'tables', (select jsonb_agg(distinct s ->> 'table') from jsonb_array_elements(sources) s),
+    'functions', coalesce((
+      select jsonb_agg(distinct m[1])
+      from jsonb_array_elements(sources) s, jsonb_each_text(s -> 'fields') f,
+           regexp_matches(lower(regexp_replace(f.value, '''(?:[^'']|'''')*''', ' ', 'g')),
+                          '([a-z_][a-z0-9_$]*)\s*\(', 'g') m
+      where f.value is not null), '[]'::jsonb));
+end
+$$;
+
+-- The evidence that relations did not change: { "fingerprint": md5 } or
+-- { "doubt": "<why it cannot be trusted>" }. Reads statistics and the
+-- catalog only, as the monitor role. Besides the relations' facts, the
+-- versions of the catalog rows a check's meaning rests on: its columns
+-- (pg_attribute: a dropped, renamed or retyped column, a column grant), its
+-- schema (a revoked USAGE) and the functions it calls (CREATE OR REPLACE),
+-- so that what a scan would now refuse or compute differently is scanned.
+create or replace function dq.change_evidence(tables text[], functions text[] default '{}')
+returns jsonb
+language plpgsql
+stable
+set search_path = pg_catalog
+as $$
+declare
+  rels oid[];
+  odd record;
+  facts text;
+begin
+  if version() like '%PGlite%' then
+    return jsonb_build_object('doubt', 'PGlite keeps no table statistics (PostgreSQL in single-user mode): every run scans');
+  end if;
+  if pg_is_in_recovery() then
+    return jsonb_build_object('doubt', 'a replica: its statistics do not count the primary''s writes');
+  end if;
+  if current_setting('track_counts') <> 'on' then
+    return jsonb_build_object('doubt', 'track_counts is off: PostgreSQL counts no writes');
+  end if;
+
+  -- The relations and all under them (partitions, inheritance children): a
+  -- scan of a parent reads them.
+  with recursive tree(oid) as (
+    select t::regclass::oid from unnest(tables) t
+    union
+    select i.inhrelid from pg_inherits i join tree on i.inhparent = tree.oid
+  )
+  select array_agg(tree.oid order by tree.oid) into rels from tree;
+
+  select c.oid::regclass as rel, c.relkind, n.nspname into odd
+  from pg_class c join pg_namespace n on n.oid = c.relnamespace
+  where c.oid = any(rels)
+    and (c.relkind not in ('r', 'p', 'm') or n.nspname in ('pg_catalog', 'information_schema'))
+  limit 1;
+  if found then
+    return jsonb_build_object('doubt', format('%s is %s', odd.rel,
+      case when odd.nspname in ('pg_catalog', 'information_schema') then 'a system catalog'
+           when odd.relkind = 'v' then 'a view: its tables are not tracked'
+           when odd.relkind = 'f' then 'a foreign table: its writes are not counted here'
+           else format('a relation of kind %s', odd.relkind) end));
+  end if;
+
+  select string_agg(concat_ws(':', c.oid, c.relkind, c.relfilenode, c.xmin,
+           pg_stat_get_tuples_inserted(c.oid), pg_stat_get_tuples_updated(c.oid),
+           pg_stat_get_tuples_deleted(c.oid),
+           case when c.relkind in ('r', 'm') then pg_relation_size(c.oid) end,
+           (select string_agg(p.oid || '.' || p.xmin, ',' order by p.oid) from pg_policy p where p.polrelid = c.oid),
+           (select string_agg(a.attnum || '.' || a.xmin, ',' order by a.attnum) from pg_attribute a
+            where a.attrelid = c.oid and a.attnum > 0),
+           (select n.xmin from pg_namespace n where n.oid = c.relnamespace)),
+         ';' order by c.oid)
+    into facts
+  from pg_class c
+  where c.oid = any(rels);
+  return jsonb_build_object('fingerprint', md5(concat_ws('|', facts,
+    (select string_agg(p.oid || '.' || p.xmin, ',' order by p.oid) from pg_proc p
+     where p.proname = any(functions) and p.pronamespace <> 'pg_catalog'::regnamespace),
+    (select d.stats_reset from pg_stat_database d where d.datname = current_database()),
+    pg_postmaster_start_time())));
+end
+$$;
+
+-- Why another session may hold committed writes it has not counted yet, or
+-- NULL: a running statement that has committed inside itself (a procedure's
+-- COMMIT) keeps those counts until it ends. Asked only before an unchanged
+-- answer. SECURITY DEFINER: its owner, the role that ran the migration, must
+-- see every session (a superuser or a member of pg_read_all_stats, as
+-- Supabase's postgres is); the monitor role cannot, and learns only a reason.
+create or replace function dq.uncounted_writes()
+returns text
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog
+as $$
+declare
+  busy integer;
+begin
+  if not (select r.rolsuper from pg_roles r where r.rolname = current_user)
+     and not pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') then
+    return format('%I, which owns dq.uncounted_writes, cannot see other sessions (grant pg_read_all_stats to %I)',
+      current_user, current_user);
+  end if;
+  select a.pid into busy
+  from pg_stat_get_activity(null) a
+  where a.state = 'active' and a.xact_start > a.query_start and a.pid <> pg_backend_pid()
+  limit 1;
+  if busy is not null then
+    return format('session %s is running a statement that has committed inside itself (a procedure): its writes are counted only when it ends', busy);
+  end if;
+  return null;
+end
+$$;
+
+-- The last full scan's result, as this run's answer (details.scope =
+-- "unchanged"), when the check's latest result is that scan or an answer
+-- from it, with the same evidence and the same definition, and `fullEvery`
+-- has not passed since the scan; else NULL.
+create or replace function dq.unchanged_answer(spec jsonb, fingerprint text)
+returns jsonb
+language plpgsql
+stable
+as $$
+declare
+  previous record;
+  evidence jsonb;
+  full_every interval := coalesce(
+    dq.interval_value(spec ->> 'fullEvery', 'fullEvery'),
+    dq.interval_value(spec #>> '{incremental,fullEvery}', 'incremental.fullEvery'),
+    interval '24 hours');
+begin
+  select r.status, r.value, r.details, r.sample into previous
+  from dq.results r
+  where r.check_name = spec ->> 'name'
+  order by r.id desc -- recording order: a client clock running ahead cannot pin it
+  limit 1;
+  if not found or previous.status = 'error'
+     or coalesce(previous.details ->> 'scope', 'full') not in ('full', 'unchanged') then
+    return null;
+  end if;
+  evidence := previous.details -> 'change_evidence';
+  if evidence ->> 'fingerprint' is distinct from fingerprint
+     or evidence ->> 'spec_hash' is distinct from dq.spec_hash(spec)
+     -- The same slack as incremental runs: an hourly tick a few seconds early
+     -- does not put the daily full scan off by an hour.
+     or now() >= (evidence ->> 'scanned_at')::timestamptz + full_every - least(full_every / 20, interval '10 minutes') then
+    return null;
+  end if;
+  return jsonb_build_object('value', previous.value,
+    'details', previous.details || jsonb_build_object('scope', 'unchanged'),
+    'sample', previous.sample);
+end
+$$;
+
+-- Measures a check with its kind's function, or answers it unchanged.
+-- VOLATILE on purpose: in READ COMMITTED each statement here takes a new
+-- snapshot, so the scan's snapshot comes after the evidence was read (see the
+-- top of this file). A full scan with evidence records it in
+-- details.change_evidence { fingerprint, spec_hash, scanned_at }; a check
+-- that must always scan says why in details.change_evidence { doubt }. Only
+-- runs that ask ("scan": "changed": cron ticks) are answered unchanged, and
+-- only they keep evidence: an ad hoc run scans, and its result is as before.
+create or replace function dq.measure(spec jsonb, measure text)
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  reads_function text;
+  reads jsonb;
+  evidence jsonb;
+  answer jsonb;
+  doubt text;
+  result jsonb;
+begin
+  if dq.scan_guard() = 'false' or spec ->> 'scan' is distinct from 'changed' then
+    -- dq validate --db plans the real queries; an ad hoc run scans, and keeps no evidence.
+    execute format('select %s($1)', measure) into result using spec;
+    return result;
+  end if;
+  reads_function := dq.resolve_kind(spec, '_reads');
+  if reads_function is null then
+    evidence := jsonb_build_object('doubt', format('the %s kind reads more than its tables'' rows (the clock, history or the catalog)', spec ->> 'kind'));
+  else
+    execute format('select %s($1)', reads_function) into reads using spec;
+    if reads ? 'doubt' then
+      evidence := reads;
+    else
+      evidence := dq.change_evidence(array(select jsonb_array_elements_text(reads -> 'tables')),
+                                     array(select jsonb_array_elements_text(reads -> 'functions')));
+    end if;
+  end if;
+  if evidence ? 'fingerprint' then
+    answer := dq.unchanged_answer(spec, evidence ->> 'fingerprint');
+    if answer is not null then
+      doubt := dq.uncounted_writes();
+      if doubt is null then
+        return answer;
+      end if;
+    end if;
+  end if;
+
+  execute format('select %s($1)', measure) into result using spec;
+
+  if evidence ? 'fingerprint' and coalesce(result #>> '{details,scope}', 'full') = 'full' then
+    -- The scan saw every write committed before it, counted or not: its evidence may count
+    -- fewer, which only makes the next tick scan again.
+    result := jsonb_set(result, '{details,change_evidence}', jsonb_strip_nulls(jsonb_build_object(
+      'fingerprint', evidence ->> 'fingerprint', 'spec_hash', dq.spec_hash(spec), 'scanned_at', now(),
+      'doubt', doubt)));
+  elsif evidence ? 'doubt' then
+    result := jsonb_set(result, '{details,change_evidence}', jsonb_build_object('doubt', evidence ->> 'doubt'));
+  end if;
+  return result;
+end
+$$;
