@@ -34,7 +34,7 @@ history in <name>_status, each page rendered by the app; --status-page runs
 only that one (bench/results/status-page.md and .json).
 
 --tick: the hourly tick, in <name>_tick: 1,000 checks over 1,000 tables of
-20,000 rows (--tables, --rows), a full run, then a cron tick after a write to
+100,000 rows (--tables, --rows; about 10 GB, some minutes to generate), a full run, then a cron tick after a write to
 2 % of the tables; unchanged tables are answered from their last full scan
 (bench/results/tick.md and .json).
 `
@@ -51,7 +51,7 @@ async function main(): Promise<number> {
       'status-page': { type: 'boolean', default: false },
       tick: { type: 'boolean', default: false },
       tables: { type: 'string', default: '1000' },
-      rows: { type: 'string', default: '20000' },
+      rows: { type: 'string', default: '100000' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -99,14 +99,7 @@ async function statusPage(
     },
     (line) => process.stderr.write(`bench: ${line}\n`),
   )
-  const markdown = renderStatusMarkdown(report)
-  process.stdout.write(markdown)
-  const dir = typeof out === 'string' ? out : out.pathname
-  await mkdir(dir, { recursive: true })
-  const base = `${dir.replace(/\/$/, '')}/status-page`
-  await writeFile(`${base}.md`, markdown)
-  await writeFile(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`)
-  process.stderr.write(`bench: wrote ${base}.md, ${base}.json\n`)
+  await publish(out, 'status-page', renderStatusMarkdown(report), report)
   return 0
 }
 
@@ -125,15 +118,19 @@ async function tickBench(
     },
     (line) => process.stderr.write(`bench: ${line}\n`),
   )
-  const markdown = renderTickMarkdown(report)
+  await publish(out, 'tick', renderTickMarkdown(report), report)
+  return 0
+}
+
+/** Prints a report's markdown and writes it, with its JSON, as <out>/<name>.md and .json. */
+async function publish(out: string | URL, name: string, markdown: string, report: unknown) {
   process.stdout.write(markdown)
   const dir = typeof out === 'string' ? out : out.pathname
   await mkdir(dir, { recursive: true })
-  const base = `${dir.replace(/\/$/, '')}/tick`
+  const base = `${dir.replace(/\/$/, '')}/${name}`
   await writeFile(`${base}.md`, markdown)
   await writeFile(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`)
   process.stderr.write(`bench: wrote ${base}.md, ${base}.json\n`)
-  return 0
 }
 
 main().then(
