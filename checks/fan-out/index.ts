@@ -25,7 +25,7 @@
  * await consumeBatch(port, batch, { deadLetter: false, connectionBudget: 4, onFinished: notify })
  * ```
  */
-import { messageOf } from '../../kernel/errors.ts'
+import { codeOf, DqError, messageOf } from '../../kernel/errors.ts'
 import type { DatabasePort } from '../../kernel/port.ts'
 import type { ResolvedCheck } from '../catalog.ts'
 import type { CheckResult } from '../result.ts'
@@ -48,6 +48,8 @@ export type { FinishedTick } from './store.ts'
 
 /** Queues' limit on one sendBatch call. */
 const SEND_BATCH_LIMIT = 100
+/** A part with checks another run held comes back after this long. */
+const HELD_RETRY_SECONDS = 10
 
 export type FanOutTick = {
   /** The tick's due checks, in order. */
@@ -140,7 +142,7 @@ export type PartBatch = {
     body: unknown
     attempts: number
     ack(): void
-    retry(): void
+    retry(options?: { delaySeconds?: number }): void
   }[]
 }
 
@@ -187,6 +189,14 @@ export async function consumeBatch(
         continue
       }
       if (recorded.finished) await options.onFinished(recorded.tick)
+      if (recorded.held.length > 0 && !recorded.finished) {
+        // Another run holds them (this part delivered twice at once, or an HTTP run): the part
+        // comes back later and runs what is still unrecorded then.
+        throw new DqError(
+          'check_running',
+          `${recorded.held.length} check(s) held by another run, not recorded: ${recorded.held.join(', ')}`,
+        )
+      }
       message.ack()
       outcomes.push({
         id: message.id,
@@ -206,15 +216,20 @@ export async function consumeBatch(
           .then(() => {})
           .catch(() => {})
       }
-      message.retry()
+      // A check another run holds is usually done within seconds: come back a little later.
+      message.retry(codeOf(error) === 'check_running' ? { delaySeconds: HELD_RETRY_SECONDS } : {})
       outcomes.push({ id: message.id, outcome: 'retry', run_id: part.run_id, problem })
     }
   }
   return outcomes
 }
 
+/** A part recorded; `held`: its checks another run held (check_running), left unrecorded. */
+export type PartOutcome = RecordedPart & { held: string[] }
+
 /**
- * Runs a part's checks not yet recorded, `budget` at once, and records them.
+ * Runs a part's checks not yet recorded, `budget` at once, and records them,
+ * but for those another run holds (`held`: the part must come back for them).
  * Throws when the part must be retried: the database as a whole failed
  * (unreachable, not migrated), or recording did. Undefined: no such tick.
  */
@@ -222,15 +237,22 @@ export async function runPart(
   port: DatabasePort,
   part: PartMessage,
   budget: number,
-): Promise<RecordedPart | undefined> {
+): Promise<PartOutcome | undefined> {
   const stored = await fanOutPart(port, { run_id: part.run_id, checks: part.checks })
   if (!stored.found) return undefined
   // A redelivered part whose checks are all recorded runs nothing.
-  if (stored.checks.length === 0) return { finished: false, recorded: 0 }
+  if (stored.checks.length === 0) return { finished: false, recorded: 0, held: [] }
   const results = await mapBounded(stored.checks, budget, (check) =>
     runCheck(port, check, { singleFlight: 'error' }),
   )
-  return recordFanOut(port, { run_id: part.run_id, results })
+  // "Already running" says nothing about the check: recorded first, it would hide the
+  // measurement of the delivery that holds it.
+  const held = results.filter((result) => result.error_code === 'check_running')
+  const recorded = await recordFanOut(port, {
+    run_id: part.run_id,
+    results: results.filter((result) => result.error_code !== 'check_running'),
+  })
+  return { ...recorded, held: held.map((result) => result.check) }
 }
 
 /**
@@ -241,18 +263,19 @@ export async function giveUpPart(
   port: DatabasePort,
   part: PartMessage,
   queueName: string,
-): Promise<RecordedPart | undefined> {
+): Promise<PartOutcome | undefined> {
   const stored = await fanOutPart(port, { run_id: part.run_id, checks: part.checks })
   if (!stored.found) return undefined
-  if (stored.checks.length === 0) return { finished: false, recorded: 0 }
+  if (stored.checks.length === 0) return { finished: false, recorded: 0, held: [] }
   const failures = await fanOutFailures(port, part).catch(() => null)
   const why = failures
     ? `its batch (${partLabel(part)}) failed ${failures.attempts} time${failures.attempts === 1 ? '' : 's'} (dead-letter queue ${queueName}); last error: ${failures.error}`
     : `its batch (${partLabel(part)}) was given up on without a recorded failure (dead-letter queue ${queueName}): the consumer may have run out of time or memory`
-  return recordFanOut(port, {
+  const recorded = await recordFanOut(port, {
     run_id: part.run_id,
     results: stored.checks.map((check) => neverRan(check, why)),
   })
+  return { ...recorded, held: [] }
 }
 
 /** The result of a check that never ran (error_code "never_ran"). */
