@@ -42,7 +42,12 @@ volatile
 as $$
 declare
   claim jsonb := dq.claim_run(run);
-  due_names text[] := array(select distinct jsonb_array_elements_text(run -> 'due'));
+  -- in the tick's order, each name once
+  due_names text[] := array(
+    select name from (select distinct on (name) name, ord
+                      from jsonb_array_elements_text(run -> 'due') with ordinality as t(name, ord)
+                      order by name, ord) d
+    order by ord);
 begin
   if (claim ->> 'claimed')::boolean then
     insert into dq.run_fan_out (run_id, cron, catalog, due, expected)
