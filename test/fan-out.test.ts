@@ -48,9 +48,10 @@ function queue(refuse?: string) {
   }
 }
 
-/** A batch whose messages say whether they were acked or retried. */
+/** A batch whose messages say whether they were acked or retried (and with what delay). */
 function batch(queueName: string, bodies: unknown[]) {
   const settled: Record<string, 'ack' | 'retry'> = {}
+  const delays: Record<string, number | undefined> = {}
   const value: PartBatch = {
     queue: queueName,
     messages: bodies.map((body, i) => ({
@@ -60,12 +61,13 @@ function batch(queueName: string, bodies: unknown[]) {
       ack: () => {
         settled[`m${i}`] = 'ack'
       },
-      retry: () => {
+      retry: (options?: { delaySeconds?: number }) => {
         settled[`m${i}`] = 'retry'
+        delays[`m${i}`] = options?.delaySeconds
       },
     })),
   }
-  return { batch: value, settled }
+  return { batch: value, settled, delays }
 }
 
 let tickNumber = 0
@@ -251,6 +253,51 @@ describe.each(engines())('fan-out on %s', (engine) => {
     expect(settled).toEqual({ m0: 'ack' })
     expect(outcome?.outcome).toBe('unknown_run')
   })
+
+  it.runIf(engine === 'postgres')(
+    'a check another run holds is not recorded as "already running": its part records the rest and comes back later for it',
+    async () => {
+      const db = database()
+      const checks = catalog(3, 'held')
+      const { started, sent } = await start(db.db, checks, queue(), 3)
+      // The owner's session (not the adapter's) holds held_001's single-flight lock.
+      const finished: FinishedTick[] = []
+      const options = {
+        deadLetter: false,
+        connectionBudget: 2,
+        onFinished: async (tick: FinishedTick) => {
+          finished.push(tick)
+        },
+      }
+      try {
+        await db.exec(`select pg_advisory_lock(hashtext('dq-monitor'), hashtext('held_001'))`)
+        const first = batch('dq-checks', [sent[0]])
+        const [outcome] = await consumeBatch(db.db, first.batch, options)
+        expect(first.settled).toEqual({ m0: 'retry' })
+        expect(first.delays).toEqual({ m0: 10 })
+        expect(outcome).toMatchObject({
+          outcome: 'retry',
+          problem: expect.stringContaining('held_001'),
+        })
+        const recorded = await db.query<{ check_name: string }>(
+          `select check_name from dq.results where run_id = '${started.run_id}' order by 1`,
+        )
+        expect(recorded.map((r) => r.check_name)).toEqual(['held_000', 'held_002'])
+        expect(finished).toHaveLength(0)
+      } finally {
+        await db.exec(`select pg_advisory_unlock(hashtext('dq-monitor'), hashtext('held_001'))`)
+      }
+      const again = batch('dq-checks', [sent[0]])
+      await consumeBatch(db.db, again.batch, options)
+      expect(again.settled).toEqual({ m0: 'ack' })
+      expect(finished).toHaveLength(1)
+      expect(finished[0]?.run.results.map((r) => [r.check, r.error_code])).toEqual([
+        ['held_000', null],
+        ['held_002', null],
+        ['held_001', null],
+      ])
+    },
+  )
 
   it.runIf(engine === 'postgres')(
     'parts recorded at once on separate connections, each twice: every check once, one call finishes the tick',

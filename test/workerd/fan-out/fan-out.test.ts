@@ -156,16 +156,13 @@ describe.runIf(databaseUrl !== '')('a tick fanned out on Queues (500 checks)', (
       6,
       ({ body, i }) => deliver(FAN_OUT_QUEUE, [body], `redelivery-${i}`),
     )
-    // A copy that found its checks held by the other copy, running at once, records the
-    // rest and comes back later (retried, with a delay), as Queues would bring it back.
+    // A copy that found some of its checks held by the other copy, running at once, records
+    // the rest and is retried (test/fan-out.test.ts: with a delay); Queues brings it back.
     const retried = outcomes.flatMap((outcome, i) =>
       outcome.retryMessages.length > 0 ? [deliveries[i] as PartMessage] : [],
     )
     for (const [i, outcome] of outcomes.entries()) {
       expect(outcome.explicitAcks.length + outcome.retryMessages.length, `delivery ${i}`).toBe(1)
-    }
-    for (const outcome of outcomes.filter((o) => o.retryMessages.length > 0)) {
-      expect(outcome.retryMessages[0]?.delaySeconds).toBeGreaterThan(0)
     }
     const again = await deliver(FAN_OUT_QUEUE, retried, 'retried')
     expect(again.retryMessages).toEqual([])
@@ -213,7 +210,9 @@ describe.runIf(databaseUrl !== '')('a tick fanned out on Queues (500 checks)', (
       expect(run.counts).toMatchObject({ error: 20 })
       const messages = await slackSettledAt(before + 1)
       expect(messages).toHaveLength(before + 1)
-      expect(JSON.stringify(messages.at(-1)?.body)).toContain(checkName(137))
+      const text = JSON.stringify(messages.at(-1)?.body)
+      expect(text).toContain('20 cannot run')
+      expect(text).toContain(checkName(137))
     } finally {
       await sql`drop trigger refuse_one on dq.results`
     }

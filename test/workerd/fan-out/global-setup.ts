@@ -5,8 +5,8 @@
  * stand-in of its own.
  */
 import type { TestProject } from 'vitest/node'
-import { engines, openTestDatabase } from '../../support/databases.ts'
 import { INSPECT_PATH, startSlackReceiver } from '../../support/slack-receiver.ts'
+import { engines, openTestDatabase } from '../../support/test-databases.ts'
 import './bindings.ts' // the ProvidedContext keys
 
 export default async function setup(project: TestProject) {
