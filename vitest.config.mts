@@ -18,6 +18,8 @@ export default defineConfig({
       },
       // Every route and the cron path inside the Workers runtime.
       './vitest.workerd.config.mts',
+      // The cron path fanned out on Queues (wrangler.toml [env.queues]) inside the Workers runtime.
+      './vitest.fan-out.config.mts',
     ],
   },
 })

@@ -30,6 +30,8 @@ export default defineConfig({
   test: {
     name: 'workerd',
     include: ['test/workerd/**/*.test.ts'],
+    // Its own project (vitest.fan-out.config.mts): wrangler.toml's [env.queues], 500 checks.
+    exclude: ['test/workerd/fan-out/**'],
     globalSetup: ['test/workerd/global-setup.ts'],
     // cron-parser (requiring luxon) and pg (requiring pg-protocol and pg-cloudflare, whose
     // ESM builds Vite would pick) are CommonJS: pre-bundled, they load as wrangler bundles

@@ -76,6 +76,8 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   check_running: 409,
   privileged_login: 500,
   not_recorded: 500,
+  // A result's code only (a fanned-out check whose queue message was given up on).
+  never_ran: 500,
   config: 500,
   internal: 500,
 }

@@ -1,6 +1,8 @@
 /**
  * The Cloudflare Worker: `fetch` serves the HTTP API, `scheduled` runs the
- * checks due at each cron tick and records them (trigger "cron").
+ * checks due at each cron tick and records them (trigger "cron"). With a
+ * DQ_QUEUE binding the tick fans its checks out over that Queue instead, and
+ * `queue` consumes them (checks/fan-out; README "Fan-out on Queues").
  *
  * The catalog is bundled at deploy time from the module aliased as
  * "dq-catalog" in wrangler.toml (checks/catalog.json unless you point it at
@@ -21,8 +23,16 @@ import { recordHeartbeat } from '../alerts/heartbeat/index.ts'
 import { type NotifyOptions, notifyRun } from '../alerts/notify/index.ts'
 import { parseCatalog } from '../checks/catalog.ts'
 import { tickOf } from '../checks/cron.ts'
+import {
+  consumeBatch,
+  type FanOutStart,
+  type FinishedTick,
+  fanOutSettings,
+  type PartBatch,
+  startFanOut,
+} from '../checks/fan-out/index.ts'
 import { expandCatalog } from '../checks/generate.ts'
-import { runChecks } from '../checks/run-checks.ts'
+import { type RunOutcome, runChecks } from '../checks/run-checks.ts'
 import { dueChecks } from '../checks/schedule.ts'
 import { PgDatabase } from '../db/node-postgres.ts'
 import { allowPrivilegedLogin, chooseDatabase, type DatabaseEnv } from '../db/open-database.ts'
@@ -77,15 +87,18 @@ function config(env: unknown): Bindings {
   return parsed.data
 }
 
-/** The adapter the bindings select (never PGlite: it is not in the Worker's bundle). */
-function connect(bindings: Bindings): DatabasePort {
+/**
+ * The adapter the bindings select (never PGlite: it is not in the Worker's
+ * bundle); `max` connections (a queue consumer's connection budget).
+ */
+function connect(bindings: Bindings, max = 2): DatabasePort {
   const choice = chooseDatabase({ env: bindings as DatabaseEnv })
   switch (choice.adapter) {
     case 'postgres':
       // Hyperdrive's query cache must be off for a monitor (wrangler.toml), or
       // checks read stale figures. node-postgres prepares no named statements.
       return PgDatabase.connect(choice.url, {
-        max: 2,
+        max,
         allowPrivilegedLogin: allowPrivilegedLogin(bindings as DatabaseEnv),
       })
     case 'supabase':
@@ -99,8 +112,9 @@ function connect(bindings: Bindings): DatabasePort {
 async function withDatabase<T>(
   bindings: Bindings,
   use: (port: DatabasePort) => Promise<T>,
+  max?: number,
 ): Promise<T> {
-  const port = connect(bindings)
+  const port = connect(bindings, max)
   try {
     return await use(port)
   } finally {
@@ -134,6 +148,8 @@ export type ScheduledDeps = Pick<
  * Runs the checks due at this tick, records them (a tick delivered twice
  * records one run), then notifies Slack (alerts/notify) and leaves the
  * monitor's heartbeat. The result carries the notify outcome under `notify`.
+ * With a DQ_QUEUE binding the checks are sent to the queue instead
+ * (`fanOut`), and the consumer that records the last one notifies.
  */
 async function runScheduled(
   controller: ScheduledController,
@@ -141,6 +157,7 @@ async function runScheduled(
   deps: ScheduledDeps = {},
 ) {
   const bindings = config(env)
+  const fanOut = fanOutSettings(env)
   const slack = alertSettings(env)
   if (slack.problem) console.error(`dq-monitor: ${slack.problem}`)
   const at = tickOf(controller.cron, new Date(controller.scheduledTime))
@@ -155,12 +172,28 @@ async function runScheduled(
       for (const problem of beat.problems) console.error(`dq-monitor: ${problem}`)
       return undefined
     }
+    // The tick's time alone: two triggers firing in the same minute run the same checks.
+    const idempotencyKey = `scheduled@${at.toISOString()}`
+    if (fanOut.queue) {
+      const started: FanOutStart = await startFanOut(port, fanOut.queue, {
+        checks,
+        catalog: expanded.checks,
+        cron: controller.cron,
+        at,
+        idempotencyKey,
+        checksPerMessage: fanOut.checksPerMessage,
+      })
+      // Every send failed: the tick finished here, with its checks recorded as never ran.
+      const notify = started.finished
+        ? await notifyTick(port, started.finished, env, deps)
+        : undefined
+      return { fanOut: started, ...(notify ? { notify } : {}) }
+    }
     const run = await runChecks(port, checks, {
       trigger: 'cron',
       // A tick reads only tables that changed since each check's last full scan.
       scan: 'changed',
-      // The tick's time alone: two triggers firing in the same minute run the same checks.
-      idempotencyKey: `scheduled@${at.toISOString()}`,
+      idempotencyKey,
       now: () => at,
     })
     // Never throws: Slack problems come back in notify.problems, and the run is already recorded.
@@ -176,6 +209,49 @@ async function runScheduled(
   })
 }
 
+/** The alert policy over a fanned-out tick's results, once, when its last check is recorded. */
+async function notifyTick(
+  port: DatabasePort,
+  tick: FinishedTick,
+  env: unknown,
+  deps: ScheduledDeps = {},
+) {
+  const slack = alertSettings(env)
+  const run: RunOutcome = { ...tick.run, recorded: true }
+  const notify = await notifyRun(port, run, tick.checks, {
+    webhooks: slack.webhooks,
+    databaseLabel: databaseLabel(port.label, slack.label),
+    heartbeat: { cron: tick.cron },
+    catalogChecks: tick.catalog,
+    ...deps,
+  })
+  if (notify.skipped) console.log(`dq-monitor: no alerts: ${notify.skipped}`)
+  for (const problem of notify.problems) console.error(`dq-monitor: ${problem}`)
+  return notify
+}
+
+/**
+ * A batch of the fan-out queue (or of its dead-letter queue): each message's
+ * checks run and are recorded, and the tick's last part runs the alert
+ * policy. Messages are acked or retried one by one (checks/fan-out).
+ */
+async function consumeQueue(batch: PartBatch, env: unknown, deps: ScheduledDeps = {}) {
+  const bindings = config(env)
+  const fanOut = fanOutSettings(env)
+  return withDatabase(
+    bindings,
+    (port) =>
+      consumeBatch(port, batch, {
+        deadLetter: batch.queue === fanOut.deadLetterQueue,
+        connectionBudget: fanOut.connectionBudget,
+        onFinished: async (tick) => {
+          await notifyTick(port, tick, env, deps)
+        },
+      }),
+    fanOut.connectionBudget,
+  )
+}
+
 // The two runtime shapes this file uses (the full set comes from `wrangler types`).
 type ScheduledController = { cron: string; scheduledTime: number }
 type ExecutionContext = { waitUntil(promise: Promise<unknown>): void }
@@ -186,9 +262,21 @@ export default {
     ctx.waitUntil(
       runScheduled(controller, env).then(
         (run) => {
-          if (run?.recordError) console.error(`dq-monitor: run not recorded: ${run.recordError}`)
-          if (run?.notify.skipped) console.log(`dq-monitor: no alerts: ${run.notify.skipped}`)
-          for (const problem of run?.notify.problems ?? []) console.error(`dq-monitor: ${problem}`)
+          if (run && 'fanOut' in run) {
+            const { fanOut } = run
+            console.log(
+              fanOut.duplicate
+                ? `dq-monitor: tick already claimed by another delivery: nothing sent`
+                : `dq-monitor: run ${fanOut.run_id}: ${fanOut.checks} checks sent to the queue in ${fanOut.sent} message(s)`,
+            )
+            for (const problem of fanOut.problems) console.error(`dq-monitor: ${problem}`)
+            // Notified here only when the tick finished here (notifyTick logged it).
+          } else {
+            if (run?.recordError) console.error(`dq-monitor: run not recorded: ${run.recordError}`)
+            if (run?.notify.skipped) console.log(`dq-monitor: no alerts: ${run.notify.skipped}`)
+            for (const problem of run?.notify.problems ?? [])
+              console.error(`dq-monitor: ${problem}`)
+          }
           if (run && !(env as { SLACK_WEBHOOK_URL?: unknown }).SLACK_WEBHOOK_URL) {
             console.warn('dq-monitor: SLACK_WEBHOOK_URL is not set: alerts are off')
           }
@@ -196,5 +284,18 @@ export default {
         (error) => console.error(`dq-monitor: scheduled run failed: ${(error as Error).message}`),
       ),
     )
+  },
+  /**
+   * The fan-out queue's consumer and its dead-letter queue's (wrangler.toml
+   * [env.queues]). Throws only when the Worker is misconfigured: the batch is
+   * then retried as a whole.
+   */
+  async queue(batch: PartBatch, env: unknown, _ctx: ExecutionContext) {
+    try {
+      await consumeQueue(batch, env)
+    } catch (error) {
+      console.error(`dq-monitor: queue ${batch.queue}: batch failed: ${(error as Error).message}`)
+      throw error
+    }
   },
 }

@@ -27,6 +27,8 @@ export const ErrorCodeSchema = z.enum([
   'privileged_login',
   /** The run's results could not be written to history. */
   'not_recorded',
+  /** A fanned-out check whose queue message was given up on (dead-letter queue): it never ran. */
+  'never_ran',
   'config',
   'internal',
 ])

@@ -57,7 +57,7 @@ import { type ServerType, serve } from '@hono/node-server'
 import { type Context, Hono } from 'hono'
 import { sign, verify } from 'hono/jwt'
 import postgres from 'postgres'
-import { TEST_DATABASE_URL } from './databases.ts'
+import { TEST_DATABASE_URL } from './test-databases.ts'
 
 /** The JWT secret the test keys are signed with. */
 export const TEST_JWT_SECRET = 'dq-monitor-test-jwt-secret-of-32-characters-or-more'

@@ -6,9 +6,9 @@
 import { readFile } from 'node:fs/promises'
 import type { TestProject } from 'vitest/node'
 import { SEED_FILE } from '../../db/migrations.ts'
-import { engines, openTestDatabase } from '../support/databases.ts'
 import { ensureSupabaseRoles, startPostgrest } from '../support/postgrest.ts'
 import { INSPECT_PATH, startSlackReceiver } from '../support/slack-receiver.ts'
+import { engines, openTestDatabase } from '../support/test-databases.ts'
 import './bindings.ts' // the ProvidedContext keys
 
 export default async function setup(project: TestProject) {

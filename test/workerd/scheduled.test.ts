@@ -44,6 +44,9 @@ describe.runIf(hasDatabase)('scheduled', () => {
     expect(results.filter((r) => r.status === 'error').map((r) => r.check_name)).toEqual([
       'company_news_to_core_gap',
     ])
+    // wrangler.toml's default binds no Queue: the tick ran inline, nothing was fanned out.
+    expect(env.DQ_QUEUE).toBeUndefined()
+    expect(await sql`select run_id from dq.run_fan_out where run_id = ${runs[0]?.id}`).toEqual([])
   })
 
   it('the same tick delivered twice runs once: one run, and no check "already running"', async () => {

@@ -1,0 +1,94 @@
+/**
+ * Fan-out's settings, from the Worker's bindings. No DQ_QUEUE binding: no
+ * fan-out, every tick runs inline as before. A malformed value is a DqError
+ * ('config') naming it.
+ *
+ * @example
+ * ```ts
+ * fanOutSettings({ DQ_QUEUE: env.DQ_QUEUE, DQ_CONNECTION_BUDGET: '4' })
+ * // { queue, connectionBudget: 4, checksPerMessage: 20, deadLetterQueue: 'dq-checks-dlq' }
+ * ```
+ */
+import { z } from 'zod'
+import { DqError } from '../../kernel/errors.ts'
+import { MAX_CHECKS_PER_MESSAGE, type PartMessage } from './message.ts'
+
+/** The producer side of a Queue binding, as fan-out uses it. */
+export type PartQueue = {
+  sendBatch(messages: Iterable<{ body: PartMessage; contentType?: 'json' }>): Promise<unknown>
+}
+
+/**
+ * Connections one consumer invocation may hold, and so checks it runs at once.
+ * A Worker invocation may hold 6 simultaneous connections (any plan); the
+ * default leaves room for Slack's.
+ */
+export const DEFAULT_CONNECTION_BUDGET = 4
+export const MAX_CONNECTION_BUDGET = 6
+export const DEFAULT_CHECKS_PER_MESSAGE = 20
+export const DEFAULT_DEAD_LETTER_QUEUE = 'dq-checks-dlq'
+
+const whole = (name: string, min: number, max: number, fallback: number) =>
+  z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined || value.trim() === '') return fallback
+      if (!/^\d+$/.test(value.trim()) || Number(value) < min || Number(value) > max) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${name} must be a whole number from ${min} to ${max} (got "${value}")`,
+        })
+        return z.NEVER
+      }
+      return Number(value)
+    })
+
+const FanOutBindingsSchema = z.object({
+  DQ_QUEUE: z
+    .custom<PartQueue>(
+      (value) =>
+        typeof value === 'object' &&
+        value !== null &&
+        typeof (value as { sendBatch?: unknown }).sendBatch === 'function',
+      'DQ_QUEUE must be a Queue producer binding (wrangler.toml [[queues.producers]])',
+    )
+    .optional(),
+  DQ_CONNECTION_BUDGET: whole(
+    'DQ_CONNECTION_BUDGET',
+    1,
+    MAX_CONNECTION_BUDGET,
+    DEFAULT_CONNECTION_BUDGET,
+  ),
+  DQ_CHECKS_PER_MESSAGE: whole(
+    'DQ_CHECKS_PER_MESSAGE',
+    1,
+    MAX_CHECKS_PER_MESSAGE,
+    DEFAULT_CHECKS_PER_MESSAGE,
+  ),
+  DQ_DEAD_LETTER_QUEUE: z.string().min(1).default(DEFAULT_DEAD_LETTER_QUEUE),
+})
+
+export type FanOutSettings = {
+  /** Undefined: no fan-out, ticks run inline. */
+  queue: PartQueue | undefined
+  connectionBudget: number
+  checksPerMessage: number
+  /** The queue whose batches are given up on: their checks are recorded as never ran. */
+  deadLetterQueue: string
+}
+
+export function fanOutSettings(env: unknown): FanOutSettings {
+  const parsed = FanOutBindingsSchema.safeParse(env ?? {})
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)
+    throw new DqError('config', `the Worker is misconfigured: ${problems.join('; ')}`)
+  }
+  const settings = parsed.data
+  return {
+    queue: settings.DQ_QUEUE,
+    connectionBudget: settings.DQ_CONNECTION_BUDGET,
+    checksPerMessage: settings.DQ_CHECKS_PER_MESSAGE,
+    deadLetterQueue: settings.DQ_DEAD_LETTER_QUEUE,
+  }
+}
