@@ -71,6 +71,24 @@ begin
 end
 $$;
 
+-- The dq.results rows of results in the result contract's JSON, in their
+-- order (ord), under a run's id, trigger and time: what dq.record_run and
+-- dq.record_fan_out (11_fan_out.sql) insert.
+create or replace function dq.result_rows(run uuid, run_trigger text, run_started_at timestamptz, results jsonb)
+returns table (run_id uuid, check_name text, kind text, status text, value numeric, threshold jsonb,
+               details jsonb, sample jsonb, error text, duration_ms integer, trigger text,
+               started_at timestamptz, severity text, owner text, error_code text, ord bigint)
+language sql
+immutable
+as $$
+  select run, r ->> 'check', r ->> 'kind', r ->> 'status', (r ->> 'value')::numeric,
+         coalesce(r -> 'threshold', '{}'::jsonb), coalesce(r -> 'details', '{}'::jsonb),
+         coalesce(r -> 'sample', '[]'::jsonb), r ->> 'error',
+         coalesce((r ->> 'duration_ms')::integer, 0), run_trigger, run_started_at,
+         r ->> 'severity', r ->> 'owner', r ->> 'error_code', t.ord
+  from jsonb_array_elements(coalesce(results, '[]'::jsonb)) with ordinality as t(r, ord)
+$$;
+
 -- Records a run and its results (the result contract's JSON), or completes a
 -- run claimed by dq.claim_run (same id and key, not yet completed). With an
 -- idempotency_key already recorded it records nothing and says so.
@@ -109,13 +127,10 @@ begin
 
   insert into dq.results (run_id, check_name, kind, status, value, threshold, details, sample,
                           error, duration_ms, trigger, started_at, severity, owner, error_code)
-  select recorded, r ->> 'check', r ->> 'kind', r ->> 'status', (r ->> 'value')::numeric,
-         coalesce(r -> 'threshold', '{}'::jsonb), coalesce(r -> 'details', '{}'::jsonb),
-         coalesce(r -> 'sample', '[]'::jsonb), r ->> 'error',
-         coalesce((r ->> 'duration_ms')::integer, 0), run ->> 'trigger', (run ->> 'started_at')::timestamptz,
-         r ->> 'severity', r ->> 'owner', r ->> 'error_code'
-  from jsonb_array_elements(run -> 'results') with ordinality as t(r, ord)
-  order by ord;
+  select x.run_id, x.check_name, x.kind, x.status, x.value, x.threshold, x.details, x.sample,
+         x.error, x.duration_ms, x.trigger, x.started_at, x.severity, x.owner, x.error_code
+  from dq.result_rows(recorded, run ->> 'trigger', (run ->> 'started_at')::timestamptz, run -> 'results') x
+  order by x.ord;
 
   return jsonb_build_object('recorded', true, 'run_id', recorded);
 end

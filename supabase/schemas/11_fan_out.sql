@@ -104,18 +104,15 @@ begin
 
   insert into dq.results (run_id, check_name, kind, status, value, threshold, details, sample,
                           error, duration_ms, trigger, started_at, severity, owner, error_code)
-  select fan.run_id, r ->> 'check', r ->> 'kind', r ->> 'status', (r ->> 'value')::numeric,
-         coalesce(r -> 'threshold', '{}'::jsonb), coalesce(r -> 'details', '{}'::jsonb),
-         coalesce(r -> 'sample', '[]'::jsonb), r ->> 'error',
-         coalesce((r ->> 'duration_ms')::integer, 0), parent.trigger, parent.started_at,
-         r ->> 'severity', r ->> 'owner', r ->> 'error_code'
-  from (select distinct on (r ->> 'check') r, ord
-        from jsonb_array_elements(part -> 'results') with ordinality as t(r, ord)
-        order by r ->> 'check', ord) d(r, ord)
-  where r ->> 'check' = any (fan.due)
-    and not exists (select 1 from dq.results x
-                    where x.run_id = fan.run_id and x.check_name = r ->> 'check')
-  order by ord;
+  select d.run_id, d.check_name, d.kind, d.status, d.value, d.threshold, d.details, d.sample,
+         d.error, d.duration_ms, d.trigger, d.started_at, d.severity, d.owner, d.error_code
+  from (select distinct on (x.check_name) x.*
+        from dq.result_rows(fan.run_id, parent.trigger, parent.started_at, part -> 'results') x
+        order by x.check_name, x.ord) d
+  where d.check_name = any (fan.due)
+    and not exists (select 1 from dq.results y
+                    where y.run_id = fan.run_id and y.check_name = d.check_name)
+  order by d.ord;
   get diagnostics inserted = row_count;
 
   update dq.run_fan_out set recorded = recorded + inserted where run_id = fan.run_id

@@ -54,6 +54,21 @@ as $$
                            'fullEvery', 'scan'])::text)
 $$;
 
+-- The names an expression calls as functions ("name(" outside string
+-- literals and quoted identifiers), lower case, each once.
+create or replace function dq.called_functions(expr text)
+returns text[]
+language sql
+immutable
+set search_path = pg_catalog
+as $$
+  select coalesce(array_agg(distinct m[1]), '{}')
+  from regexp_matches(
+         lower(regexp_replace(regexp_replace(coalesce(expr, ''), '''(?:[^'']|'''')*''', ' ', 'g'),
+                              '"(?:[^"]|"")*"', ' ', 'g')),
+         '([a-z_][a-z0-9_$]*)\s*\(', 'g') m
+$$;
+
 -- Why an expression may give another answer on unchanged rows, or NULL when
 -- it depends on its row alone: a subquery (another table), the clock or the
 -- session (now(), current_date, 'today'), or a function that is not
@@ -94,7 +109,7 @@ begin
   if fn is not null then
     return format('%s depends on the clock or the session (%s)', field, fn);
   end if;
-  for fn in select distinct m[1] from regexp_matches(bare, '([a-z_][a-z0-9_$]*)\s*\(', 'g') m loop
+  foreach fn in array dq.called_functions(expr) loop
     if fn in ('now', 'transaction_timestamp', 'statement_timestamp', 'clock_timestamp', 'timeofday', 'age')
        or exists (select 1 from pg_proc p
                   where p.proname = fn
@@ -123,6 +138,7 @@ as $$
 declare
   field record;
   doubt text;
+  functions text[] := '{}';
 begin
   for field in
     select f.key, f.value
@@ -133,16 +149,36 @@ begin
     if doubt is not null then
       return jsonb_build_object('doubt', doubt);
     end if;
+    functions := functions || dq.called_functions(field.value);
   end loop;
   return jsonb_build_object(
     'tables', (select jsonb_agg(distinct s ->> 'table') from jsonb_array_elements(sources) s),
-    'functions', coalesce((
-      select jsonb_agg(distinct m[1])
-      from jsonb_array_elements(sources) s, jsonb_each_text(s -> 'fields') f,
-           regexp_matches(lower(regexp_replace(f.value, '''(?:[^'']|'''')*''', ' ', 'g')),
-                          '([a-z_][a-z0-9_$]*)\s*\(', 'g') m
-      where f.value is not null), '[]'::jsonb));
+    'functions', to_jsonb(functions));
 end
+$$;
+
+-- The reads of a kind over one table (spec.table): what most kinds' _reads are.
+create or replace function dq.table_reads(spec jsonb, fields jsonb)
+returns jsonb
+language sql
+stable
+as $$
+  select dq.reads_of(jsonb_build_array(jsonb_build_object(
+    'table', dq.relation_sql(spec ->> 'table', 'table'), 'fields', fields)))
+$$;
+
+-- An array field's expressions, named as errors name them:
+-- { "columns[0]": "...", "columns[1]": "..." }; {} when it is not an array.
+create or replace function dq.array_fields(spec jsonb, field text)
+returns jsonb
+language sql
+immutable
+set search_path = pg_catalog
+as $$
+  select coalesce(jsonb_object_agg(format('%s[%s]', field, n - 1), e), '{}')
+  from jsonb_array_elements_text(
+         case when jsonb_typeof(spec -> field) = 'array' then spec -> field else '[]' end)
+       with ordinality as t(e, n)
 $$;
 
 -- The evidence that relations did not change: { "fingerprint": md5 } or

@@ -280,11 +280,6 @@ returns jsonb
 language sql
 stable
 as $$
-  select dq.reads_of(jsonb_build_array(jsonb_build_object(
-    'table', dq.relation_sql(spec ->> 'table', 'table'),
-    'fields', jsonb_build_object('where', spec ->> 'where', 'id', spec ->> 'id')
-              || coalesce((select jsonb_object_agg(format('columns[%s]', n - 1), c)
-                           from jsonb_array_elements_text(
-                             case when jsonb_typeof(spec -> 'columns') = 'array' then spec -> 'columns' else '[]' end)
-                             with ordinality as t(c, n)), '{}'))))
+  select dq.table_reads(spec, jsonb_build_object('where', spec ->> 'where', 'id', spec ->> 'id')
+                        || dq.array_fields(spec, 'columns'))
 $$;

@@ -127,11 +127,6 @@ returns jsonb
 language sql
 stable
 as $$
-  select dq.reads_of(jsonb_build_array(jsonb_build_object(
-    'table', dq.relation_sql(spec ->> 'table', 'table'),
-    'fields', jsonb_build_object('where', spec ->> 'where', 'id', coalesce(spec ->> 'id', 'id'))
-              || coalesce((select jsonb_object_agg(format('fields[%s]', n - 1), f)
-                           from jsonb_array_elements_text(
-                             case when jsonb_typeof(spec -> 'fields') = 'array' then spec -> 'fields' else '[]' end)
-                             with ordinality as t(f, n)), '{}'))))
+  select dq.table_reads(spec, jsonb_build_object('where', spec ->> 'where', 'id', coalesce(spec ->> 'id', 'id'))
+                        || dq.array_fields(spec, 'fields'))
 $$;

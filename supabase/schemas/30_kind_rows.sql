@@ -62,8 +62,6 @@ returns jsonb
 language sql
 stable
 as $$
-  select dq.reads_of(jsonb_build_array(jsonb_build_object(
-    'table', dq.relation_sql(spec ->> 'table', 'table'),
-    'fields', jsonb_build_object('where', spec ->> 'where', 'scope', spec ->> 'scope',
-                                 'id', coalesce(spec ->> 'id', 'id')))))
+  select dq.table_reads(spec, jsonb_build_object('where', spec ->> 'where', 'scope', spec ->> 'scope',
+                                         'id', coalesce(spec ->> 'id', 'id')))
 $$;

@@ -210,8 +210,6 @@ returns jsonb
 language sql
 stable
 as $$
-  select dq.reads_of(jsonb_build_array(jsonb_build_object(
-    'table', dq.relation_sql(spec ->> 'table', 'table'),
-    'fields', jsonb_build_object('key', spec ->> 'key', 'formula', spec ->> 'formula',
-                                 'id', coalesce(spec ->> 'id', 'id'), 'where', spec ->> 'where'))))
+  select dq.table_reads(spec, jsonb_build_object('key', spec ->> 'key', 'formula', spec ->> 'formula',
+                                         'id', coalesce(spec ->> 'id', 'id'), 'where', spec ->> 'where'))
 $$;
