@@ -6,11 +6,11 @@
  * workerd project (vitest.workerd.config.mts) keeps the default config: no
  * Queue binding, ticks run inline.
  */
-import { builtinModules } from 'node:module'
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers'
 import { defineConfig } from 'vitest/config'
 import { unstable_readConfig } from 'wrangler'
 import { NO_DATABASE_URL, WORKERD_API_TOKEN } from './test/workerd/bindings.ts'
+import { WORKER_DEPS } from './test/workerd/prebundle.ts'
 import './test/workerd/fan-out/bindings.ts'
 
 const wrangler = unstable_readConfig({ config: './wrangler.toml', env: 'queues' })
@@ -42,16 +42,8 @@ export default defineConfig({
     name: 'workerd-fan-out',
     include: ['test/workerd/fan-out/**/*.test.ts'],
     globalSetup: ['test/workerd/fan-out/global-setup.ts'],
-    // As in vitest.workerd.config.mts: CommonJS dependencies pre-bundled.
-    deps: {
-      optimizer: {
-        ssr: {
-          enabled: true,
-          include: ['cron-parser', 'pg'],
-          rolldownOptions: { external: [...builtinModules, /^node:/] },
-        },
-      },
-    },
+    // CommonJS dependencies pre-bundled, as wrangler bundles them.
+    deps: WORKER_DEPS,
     fileParallelism: false,
     testTimeout: 120_000,
     hookTimeout: 120_000,

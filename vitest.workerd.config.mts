@@ -4,11 +4,11 @@
  * setup (Node) creates and seeds the database; its URL becomes the Worker's
  * DQ_DATABASE_URL binding.
  */
-import { builtinModules } from 'node:module'
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers'
 import { defineConfig } from 'vitest/config'
 import { unstable_readConfig } from 'wrangler'
 import { NO_DATABASE_URL, WORKERD_API_TOKEN } from './test/workerd/bindings.ts'
+import { WORKER_DEPS } from './test/workerd/prebundle.ts'
 
 // wrangler.toml's [alias] (the bundled catalog) is wrangler's, not Vite's: share it.
 const wrangler = unstable_readConfig({ config: './wrangler.toml' })
@@ -33,18 +33,8 @@ export default defineConfig({
     // Its own project (vitest.fan-out.config.mts): wrangler.toml's [env.queues], 500 checks.
     exclude: ['test/workerd/fan-out/**'],
     globalSetup: ['test/workerd/global-setup.ts'],
-    // cron-parser (requiring luxon) and pg (requiring pg-protocol and pg-cloudflare, whose
-    // ESM builds Vite would pick) are CommonJS: pre-bundled, they load as wrangler bundles
-    // them. Node's built-ins stay imports: workerd provides them (nodejs_compat).
-    deps: {
-      optimizer: {
-        ssr: {
-          enabled: true,
-          include: ['cron-parser', 'pg'],
-          rolldownOptions: { external: [...builtinModules, /^node:/] },
-        },
-      },
-    },
+    // CommonJS dependencies pre-bundled, as wrangler bundles them.
+    deps: WORKER_DEPS,
     // The files share one seeded database: in parallel, their runs of the same
     // check would (rightly) collide on the single-flight lock.
     fileParallelism: false,

@@ -32,7 +32,7 @@ import {
   startFanOut,
 } from '../checks/fan-out/index.ts'
 import { expandCatalog } from '../checks/generate.ts'
-import { type RunOutcome, runChecks } from '../checks/run-checks.ts'
+import { runChecks } from '../checks/run-checks.ts'
 import { dueChecks } from '../checks/schedule.ts'
 import { PgDatabase } from '../db/node-postgres.ts'
 import { allowPrivilegedLogin, chooseDatabase, type DatabaseEnv } from '../db/open-database.ts'
@@ -196,20 +196,21 @@ async function runScheduled(
       idempotencyKey,
       now: () => at,
     })
-    // Never throws: Slack problems come back in notify.problems, and the run is already recorded.
-    const notify = await notifyRun(port, run, checks, {
-      webhooks: slack.webhooks,
-      databaseLabel: databaseLabel(port.label, slack.label),
-      heartbeat: { cron: controller.cron },
-      // A tick runs every check due; a check gone from the catalog resolves as removed.
-      catalogChecks: expanded.checks,
-      ...deps,
-    })
+    const notify = await notifyTick(
+      port,
+      { run, cron: controller.cron, checks, catalog: expanded.checks },
+      env,
+      deps,
+    )
     return { ...run, notify }
   })
 }
 
-/** The alert policy over a fanned-out tick's results, once, when its last check is recorded. */
+/**
+ * The alert policy over a tick's results, once: inline when its run is
+ * recorded, fanned out when its last check is. Never throws: Slack's problems
+ * are logged, and the run is already recorded.
+ */
 async function notifyTick(
   port: DatabasePort,
   tick: FinishedTick,
@@ -217,8 +218,8 @@ async function notifyTick(
   deps: ScheduledDeps = {},
 ) {
   const slack = alertSettings(env)
-  const run: RunOutcome = { ...tick.run, recorded: true }
-  const notify = await notifyRun(port, run, tick.checks, {
+  // A tick runs every check due; a check gone from the catalog resolves as removed.
+  const notify = await notifyRun(port, tick.run, tick.checks, {
     webhooks: slack.webhooks,
     databaseLabel: databaseLabel(port.label, slack.label),
     heartbeat: { cron: tick.cron },
@@ -270,12 +271,9 @@ export default {
                 : `dq-monitor: run ${fanOut.run_id}: ${fanOut.checks} checks sent to the queue in ${fanOut.sent} message(s)`,
             )
             for (const problem of fanOut.problems) console.error(`dq-monitor: ${problem}`)
-            // Notified here only when the tick finished here (notifyTick logged it).
-          } else {
-            if (run?.recordError) console.error(`dq-monitor: run not recorded: ${run.recordError}`)
-            if (run?.notify.skipped) console.log(`dq-monitor: no alerts: ${run.notify.skipped}`)
-            for (const problem of run?.notify.problems ?? [])
-              console.error(`dq-monitor: ${problem}`)
+          } else if (run?.recordError) {
+            // (notifyTick logged the alerts' own outcome.)
+            console.error(`dq-monitor: run not recorded: ${run.recordError}`)
           }
           if (run && !(env as { SLACK_WEBHOOK_URL?: unknown }).SLACK_WEBHOOK_URL) {
             console.warn('dq-monitor: SLACK_WEBHOOK_URL is not set: alerts are off')

@@ -14,7 +14,8 @@ import { z } from 'zod'
 import { isoTimestamp, parseReply } from '../../kernel/parse.ts'
 import type { DatabasePort } from '../../kernel/port.ts'
 import type { ResolvedCheck } from '../catalog.ts'
-import { type CheckResult, CheckResultSchema, type RunResult, RunTriggerSchema } from '../result.ts'
+import { type CheckResult, CheckResultSchema, RunTriggerSchema } from '../result.ts'
+import type { RunOutcome } from '../run-checks.ts'
 import type { RunClaim } from '../store.ts'
 
 /** A resolved check as the tick stored it (our own write, read back by name and kind). */
@@ -65,7 +66,8 @@ const StoredResultSchema = CheckResultSchema.extend({
 
 /** Everything the alert policy needs for a finished tick. */
 export type FinishedTick = {
-  run: RunResult
+  /** Recorded, by construction: the database finished it. */
+  run: RunOutcome
   cron: string
   /** The tick's due checks, in order. */
   checks: ResolvedCheck[]
@@ -114,7 +116,7 @@ export async function recordFanOut(
     finished: true,
     recorded: reply.recorded,
     tick: {
-      run: reply.run,
+      run: { ...reply.run, recorded: true },
       cron: reply.cron,
       checks: reply.due.flatMap((name) => byName.get(name) ?? []),
       catalog: reply.catalog,
