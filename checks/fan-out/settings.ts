@@ -11,6 +11,7 @@
  */
 import { z } from 'zod'
 import { DqError } from '../../kernel/errors.ts'
+import { wholeNumberProblem } from '../../kernel/whole-number.ts'
 import { MAX_CHECKS_PER_MESSAGE, type PartMessage } from './message.ts'
 
 /** The producer side of a Queue binding, as fan-out uses it. */
@@ -34,11 +35,9 @@ const whole = (name: string, min: number, max: number, fallback: number) =>
     .optional()
     .transform((value, ctx) => {
       if (value === undefined || value.trim() === '') return fallback
-      if (!/^\d+$/.test(value.trim()) || Number(value) < min || Number(value) > max) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `${name} must be a whole number from ${min} to ${max} (got "${value}")`,
-        })
+      const problem = wholeNumberProblem(name, value.trim(), { min, max })
+      if (problem) {
+        ctx.addIssue({ code: 'custom', message: problem })
         return z.NEVER
       }
       return Number(value)

@@ -12,6 +12,7 @@
 import { openDatabase } from '../../db/open-database.ts'
 import { DqError } from '../../kernel/errors.ts'
 import type { DatabasePort } from '../../kernel/port.ts'
+import { wholeNumberProblem } from '../../kernel/whole-number.ts'
 import type { Style } from './output.ts'
 
 export type Io = {
@@ -105,12 +106,7 @@ export function wholeNumber(
   bounds: { min: number; max: number; default: number },
 ): number {
   if (value === undefined) return bounds.default
-  const n = /^\d{1,9}$/.test(value) ? Number(value) : Number.NaN
-  if (!(n >= bounds.min && n <= bounds.max)) {
-    throw new DqError(
-      'invalid_input',
-      `${option} must be a whole number from ${bounds.min} to ${bounds.max}, got "${value.slice(0, 40)}"`,
-    )
-  }
-  return n
+  const problem = wholeNumberProblem(option, value, bounds)
+  if (problem) throw new DqError('invalid_input', problem)
+  return Number(value)
 }
