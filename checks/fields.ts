@@ -163,7 +163,7 @@ export const side = (what: string) =>
  * `unchanged`: the check's tables did not change since its last full scan, so
  * that scan's result is the answer (supabase/schemas/27_unchanged.sql);
  * `change_evidence` says what a full scan saw ({ fingerprint, spec_hash,
- * scanned_at }) or why the check always scans ({ doubt }).
+ * scanned_at, tables, functions }) or why the check always scans ({ doubt }).
  */
 export const scopeDetails = {
   scope: z.enum(['full', 'incremental', 'sample', 'unchanged']).optional(),
@@ -172,6 +172,9 @@ export const scopeDetails = {
       fingerprint: z.string().optional(),
       spec_hash: z.string().optional(),
       scanned_at: z.string().optional(),
+      /** What the scan read: its relations and the functions its expressions call. */
+      tables: z.array(z.string()).optional(),
+      functions: z.array(z.string()).optional(),
       doubt: z.string().optional(),
     })
     .optional(),

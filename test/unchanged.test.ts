@@ -90,6 +90,8 @@ describe.each(engines())('unchanged tables on %s', (engine) => {
       fingerprint: expect.any(String),
       spec_hash: expect.any(String),
       scanned_at: expect.any(String),
+      tables: [t],
+      functions: [],
     })
 
     const answered = await tick(check, name)

@@ -211,8 +211,12 @@ begin
 
   -- The relations and all under them (partitions, inheritance children): a
   -- scan of a parent reads them.
+  -- A relation dropped since (its name kept in a scan's evidence) is no evidence at all.
+  if exists (select 1 from unnest(tables) t where to_regclass(t) is null) then
+    return jsonb_build_object('doubt', 'a relation it reads no longer exists');
+  end if;
   with recursive tree(oid) as (
-    select t::regclass::oid from unnest(tables) t
+    select to_regclass(t)::oid from unnest(tables) t
     union
     select i.inhrelid from pg_inherits i join tree on i.inhparent = tree.oid
   )
@@ -274,7 +278,9 @@ begin
   end if;
   select a.pid into busy
   from pg_stat_get_activity(null) a
-  where a.state = 'active' and a.xact_start > a.query_start and a.pid <> pg_backend_pid()
+  -- in this database: a procedure elsewhere writes none of its tables
+  where a.datid = (select d.oid from pg_database d where d.datname = current_database())
+    and a.state = 'active' and a.xact_start > a.query_start and a.pid <> pg_backend_pid()
   limit 1;
   if busy is not null then
     return format('session %s is running a statement that has committed inside itself (a procedure): its writes are counted only when it ends', busy);
@@ -284,10 +290,14 @@ end
 $$;
 
 -- The last full scan's result, as this run's answer (details.scope =
--- "unchanged"), when the check's latest result is that scan or an answer
--- from it, with the same evidence and the same definition, and `fullEvery`
--- has not passed since the scan; else NULL.
-create or replace function dq.unchanged_answer(spec jsonb, fingerprint text)
+-- "unchanged"), or NULL: when the check's latest result is that scan or an
+-- answer from it, with the same definition, `fullEvery` has not passed since
+-- the scan, and the evidence of the relations it read (kept with it: its
+-- tables and the functions it calls) is what the scan saw. The check's
+-- expressions are not analysed again: the same definition reads the same
+-- relations, and what could change their meaning (columns, grants,
+-- functions) is part of the evidence.
+create or replace function dq.unchanged_answer(spec jsonb)
 returns jsonb
 language plpgsql
 stable
@@ -310,11 +320,14 @@ begin
     return null;
   end if;
   evidence := previous.details -> 'change_evidence';
-  if evidence ->> 'fingerprint' is distinct from fingerprint
+  if jsonb_typeof(evidence -> 'tables') is distinct from 'array'
      or evidence ->> 'spec_hash' is distinct from dq.spec_hash(spec)
      -- The same slack as incremental runs: an hourly tick a few seconds early
      -- does not put the daily full scan off by an hour.
-     or now() >= (evidence ->> 'scanned_at')::timestamptz + full_every - least(full_every / 20, interval '10 minutes') then
+     or now() >= (evidence ->> 'scanned_at')::timestamptz + full_every - least(full_every / 20, interval '10 minutes')
+     or dq.change_evidence(array(select jsonb_array_elements_text(evidence -> 'tables')),
+                           array(select jsonb_array_elements_text(coalesce(evidence -> 'functions', '[]'))))
+          ->> 'fingerprint' is distinct from evidence ->> 'fingerprint' then
     return null;
   end if;
   return jsonb_build_object('value', previous.value,
@@ -327,10 +340,11 @@ $$;
 -- VOLATILE on purpose: in READ COMMITTED each statement here takes a new
 -- snapshot, so the scan's snapshot comes after the evidence was read (see the
 -- top of this file). A full scan with evidence records it in
--- details.change_evidence { fingerprint, spec_hash, scanned_at }; a check
--- that must always scan says why in details.change_evidence { doubt }. Only
--- runs that ask ("scan": "changed": cron ticks) are answered unchanged, and
--- only they keep evidence: an ad hoc run scans, and its result is as before.
+-- details.change_evidence { fingerprint, spec_hash, scanned_at, tables,
+-- functions }; a check that must always scan says why in
+-- details.change_evidence { doubt }. Only runs that ask ("scan": "changed":
+-- cron ticks) are answered unchanged, and only they keep evidence: an ad hoc
+-- run scans, and its result is as before.
 create or replace function dq.measure(spec jsonb, measure text)
 returns jsonb
 language plpgsql
@@ -349,6 +363,15 @@ begin
     execute format('select %s($1)', measure) into result using spec;
     return result;
   end if;
+  answer := dq.unchanged_answer(spec);
+  if answer is not null then
+    doubt := dq.uncounted_writes();
+    if doubt is null then
+      return answer;
+    end if;
+  end if;
+
+  -- A scan: what it reads, and the evidence of it, read before its snapshot.
   reads_function := dq.resolve_kind(spec, '_reads');
   if reads_function is null then
     evidence := jsonb_build_object('doubt', format('the %s kind reads more than its tables'' rows (the clock, history or the catalog)', spec ->> 'kind'));
@@ -361,15 +384,6 @@ begin
                                      array(select jsonb_array_elements_text(reads -> 'functions')));
     end if;
   end if;
-  if evidence ? 'fingerprint' then
-    answer := dq.unchanged_answer(spec, evidence ->> 'fingerprint');
-    if answer is not null then
-      doubt := dq.uncounted_writes();
-      if doubt is null then
-        return answer;
-      end if;
-    end if;
-  end if;
 
   execute format('select %s($1)', measure) into result using spec;
 
@@ -378,7 +392,7 @@ begin
     -- fewer, which only makes the next tick scan again.
     result := jsonb_set(result, '{details,change_evidence}', jsonb_strip_nulls(jsonb_build_object(
       'fingerprint', evidence ->> 'fingerprint', 'spec_hash', dq.spec_hash(spec), 'scanned_at', now(),
-      'doubt', doubt)));
+      'tables', reads -> 'tables', 'functions', reads -> 'functions', 'doubt', doubt)));
   elsif evidence ? 'doubt' then
     result := jsonb_set(result, '{details,change_evidence}', jsonb_build_object('doubt', evidence ->> 'doubt'));
   end if;
