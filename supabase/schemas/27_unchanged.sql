@@ -290,13 +290,16 @@ end
 $$;
 
 -- The last full scan's result, as this run's answer (details.scope =
--- "unchanged"), or NULL: when the check's latest result is that scan or an
--- answer from it, with the same definition, `fullEvery` has not passed since
--- the scan, and the evidence of the relations it read (kept with it: its
--- tables and the functions it calls) is what the scan saw. The check's
--- expressions are not analysed again: the same definition reads the same
--- relations, and what could change their meaning (columns, grants,
--- functions) is part of the evidence.
+-- "unchanged"), when the check's latest result is that scan or an answer
+-- from it, with the same definition, `fullEvery` has not passed since the
+-- scan, the evidence of the relations it read (kept with it: its tables and
+-- the functions it calls) is what the scan saw, and no session holds writes
+-- it has not counted; { "doubt": why } when only the last stood in the way;
+-- else NULL. The check's expressions are not analysed again: the same
+-- definition reads the same relations, and what could change their meaning
+-- (columns, grants, functions) is part of the evidence. Reads statistics,
+-- the catalog and dq.results only: dq.run_check asks it before any of the
+-- check's SQL text runs.
 create or replace function dq.unchanged_answer(spec jsonb)
 returns jsonb
 language plpgsql
@@ -306,9 +309,9 @@ declare
   previous record;
   evidence jsonb;
   full_every interval := coalesce(
-    dq.interval_value(spec ->> 'fullEvery', 'fullEvery'),
-    dq.interval_value(spec #>> '{incremental,fullEvery}', 'incremental.fullEvery'),
+    dq.interval_value(coalesce(spec ->> 'fullEvery', spec #>> '{incremental,fullEvery}'), 'fullEvery'),
     interval '24 hours');
+  doubt text;
 begin
   select r.status, r.value, r.details, r.sample into previous
   from dq.results r
@@ -330,22 +333,26 @@ begin
           ->> 'fingerprint' is distinct from evidence ->> 'fingerprint' then
     return null;
   end if;
+  doubt := dq.uncounted_writes();
+  if doubt is not null then
+    return jsonb_build_object('doubt', doubt);
+  end if;
   return jsonb_build_object('value', previous.value,
     'details', previous.details || jsonb_build_object('scope', 'unchanged'),
     'sample', previous.sample);
 end
 $$;
 
--- Measures a check with its kind's function, or answers it unchanged.
--- VOLATILE on purpose: in READ COMMITTED each statement here takes a new
--- snapshot, so the scan's snapshot comes after the evidence was read (see the
--- top of this file). A full scan with evidence records it in
+-- Measures a check with its kind's function (`doubt`: why it was not
+-- answered unchanged, to record). VOLATILE on purpose: in READ COMMITTED
+-- each statement here takes a new snapshot, so the scan's snapshot comes
+-- after the evidence was read (see the top of this file). A full scan with evidence records it in
 -- details.change_evidence { fingerprint, spec_hash, scanned_at, tables,
 -- functions }; a check that must always scan says why in
 -- details.change_evidence { doubt }. Only runs that ask ("scan": "changed":
 -- cron ticks) are answered unchanged, and only they keep evidence: an ad hoc
 -- run scans, and its result is as before.
-create or replace function dq.measure(spec jsonb, measure text)
+create or replace function dq.measure(spec jsonb, measure text, doubt text default null)
 returns jsonb
 language plpgsql
 volatile
@@ -354,8 +361,6 @@ declare
   reads_function text;
   reads jsonb;
   evidence jsonb;
-  answer jsonb;
-  doubt text;
   result jsonb;
 begin
   if dq.scan_guard() = 'false' or spec ->> 'scan' is distinct from 'changed' then
@@ -363,15 +368,8 @@ begin
     execute format('select %s($1)', measure) into result using spec;
     return result;
   end if;
-  answer := dq.unchanged_answer(spec);
-  if answer is not null then
-    doubt := dq.uncounted_writes();
-    if doubt is null then
-      return answer;
-    end if;
-  end if;
 
-  -- A scan: what it reads, and the evidence of it, read before its snapshot.
+  -- What the scan reads, and the evidence of it, read before its snapshot.
   reads_function := dq.resolve_kind(spec, '_reads');
   if reads_function is null then
     evidence := jsonb_build_object('doubt', format('the %s kind reads more than its tables'' rows (the clock, history or the catalog)', spec ->> 'kind'));
