@@ -250,7 +250,8 @@ begin
   return jsonb_build_object('fingerprint', md5(concat_ws('|', facts,
     (select string_agg(p.oid || '.' || p.xmin, ',' order by p.oid) from pg_proc p
      where p.proname = any(functions) and p.pronamespace <> 'pg_catalog'::regnamespace),
-    (select d.stats_reset from pg_stat_database d where d.datname = current_database()),
+    -- (the function, not the pg_stat_database view, which computes every database's statistics)
+    pg_stat_get_db_stat_reset_time((select d.oid from pg_database d where d.datname = current_database())),
     pg_postmaster_start_time())));
 end
 $$;
