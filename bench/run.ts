@@ -34,9 +34,10 @@ history in <name>_status, each page rendered by the app; --status-page runs
 only that one (bench/results/status-page.md and .json).
 
 --tick: the hourly tick, in <name>_tick: 1,000 checks over 1,000 tables of
-100,000 rows (--tables, --rows; about 10 GB, some minutes to generate), a full run, then a cron tick after a write to
-2 % of the tables; unchanged tables are answered from their last full scan
-(bench/results/tick.md and .json).
+100,000 rows (--tables, --rows; about 10 GB, some minutes to generate once):
+a full run, then three times a write to 2 % of the tables and a cron tick,
+whose unchanged tables are answered from their last full scan; the median
+tick against the full run (bench/results/tick.md and .json).
 `
 
 async function main(): Promise<number> {
