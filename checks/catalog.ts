@@ -20,7 +20,7 @@ import {
   type GeneratorEntry,
   GeneratorEntrySchema,
   generatorId,
-} from './generate.ts'
+} from './generator-entry.ts'
 import { CheckSchema, type CheckSpec, kindOf } from './kinds/index.ts'
 import { DEFAULT_THRESHOLD, type Threshold, ThresholdSchema } from './threshold.ts'
 
@@ -45,7 +45,7 @@ const DefaultsSchema = z.strictObject({
   repeatInterval: PositiveDurationSchema.default(DEFAULTS.repeatInterval),
 })
 
-/** A check, or a generator of checks (`{ "generate": ... }`, checks/generate.ts). */
+/** A check, or a generator of checks (`{ "generate": ... }`, checks/generator-entry.ts). */
 const CatalogEntrySchema = z.unknown().transform((entry, ctx): CheckSpec | GeneratorEntry => {
   const generator = typeof entry === 'object' && entry !== null && 'generate' in entry
   const parsed = (generator ? GeneratorEntrySchema : CheckSchema).safeParse(entry)

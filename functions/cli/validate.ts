@@ -9,7 +9,8 @@
  * ```
  */
 import type { Catalog } from '../../checks/catalog.ts'
-import { expandCatalog, generatorId } from '../../checks/generate.ts'
+import { expandCatalog } from '../../checks/generate.ts'
+import { generatorId } from '../../checks/generator-entry.ts'
 import { describeCatalog, loadCatalog } from '../../checks/load-catalog.ts'
 import { indexAdvice, validateCheck } from '../../checks/store.ts'
 import { messageOf } from '../../kernel/errors.ts'
