@@ -51,6 +51,8 @@ export type RunOutcome = RunResult & {
   duplicate?: boolean
   /** Why the run could not be written to history, when it could not. */
   recordError?: string
+  /** That error's code (`unavailable`, `connection_lost`: the database went away; HTTP hides the details). */
+  recordErrorCode?: ErrorCode
 }
 
 /** Errors of the database as a whole, never of one check: they end the run (thrown). */
@@ -175,7 +177,13 @@ export async function runChecks(
     return { ...run, duration_ms: elapsed(started), recorded }
   } catch (error) {
     // The results are still returned and printed: a history failure must not hide them.
-    return { ...run, duration_ms: elapsed(started), recorded: false, recordError: messageOf(error) }
+    return {
+      ...run,
+      duration_ms: elapsed(started),
+      recorded: false,
+      recordError: messageOf(error),
+      recordErrorCode: codeOf(error) ?? 'internal',
+    }
   }
 }
 
@@ -197,6 +205,12 @@ function elapsed(started: number): number {
 
 /** The result contract alone, without the outcome's bookkeeping (what HTTP and --json return). */
 export function runResultOf(outcome: RunOutcome): RunResult {
-  const { recorded: _recorded, recordError: _recordError, duplicate: _duplicate, ...run } = outcome
+  const {
+    recorded: _recorded,
+    recordError: _recordError,
+    recordErrorCode: _recordErrorCode,
+    duplicate: _duplicate,
+    ...run
+  } = outcome
   return run
 }

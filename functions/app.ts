@@ -250,9 +250,14 @@ async function runAndNotify(
     const run = await runChecks(port, checks, options)
     if (!run.recorded) {
       // The checks ran, but history and alerts did not see them: an error, with the results.
+      const reason = redactSecrets(run.recordError ?? 'unknown reason')
+      // A database that went away mid-run names hosts, ports and driver text: those are for the logs.
+      const gone =
+        run.recordErrorCode === 'unavailable' || run.recordErrorCode === 'connection_lost'
+      if (gone) console.error(`dq-monitor: run ${run.run_id} was not recorded: ${reason}`)
       throw new DqError(
         'not_recorded',
-        `the checks ran but their results were NOT recorded in history (and no alert was decided): ${redactSecrets(run.recordError ?? 'unknown reason')}`,
+        `the checks ran but their results were NOT recorded in history (and no alert was decided): ${gone ? INTERNAL.unavailable : reason}`,
         { run: runResultOf(run) },
       )
     }

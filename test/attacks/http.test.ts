@@ -4,12 +4,14 @@
 // attacks that held before these fixes live here too, as a regression suite.
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it, vi } from 'vitest'
 import { parseCatalog } from '../../checks/catalog.ts'
 import { PgDatabase } from '../../db/node-postgres.ts'
+import { connectionError } from '../../db/sql-error.ts'
 import { createApp, type Services } from '../../functions/app.ts'
 import type { DatabasePort } from '../../kernel/port.ts'
 import { engines, useDatabase } from '../support/databases.ts'
+import { freePort } from '../support/ports.ts'
 
 const TOKEN = 'attack-test-token-0123456789'
 const auth = { authorization: `Bearer ${TOKEN}` }
@@ -39,6 +41,15 @@ const catalog = parseCatalog({
       tags: ['old'],
       enabled: false,
     },
+    {
+      // One row, so the sleep runs once: a check slow enough for 20 requests to overlap.
+      name: 'slow',
+      kind: 'rows',
+      table: 'api.slow',
+      where: 'pg_sleep(2) is not null',
+      tags: ['slow'],
+      timeoutSeconds: 30,
+    },
   ],
 })
 
@@ -63,7 +74,9 @@ describe.each(engines())('HTTP attacks on %s', (engine) => {
     await database().exec(`
       create schema api;
       create table api.orders (id int primary key, ref text);
-      insert into api.orders select g, 'r' || (g % 5) from generate_series(1, 20) g;`)
+      insert into api.orders select g, 'r' || (g % 5) from generate_series(1, 20) g;
+      create table api.slow (id int);
+      insert into api.slow values (1);`)
   })
 
   it('a JSON body without content-type: application/json (curl -d) is 415 and runs nothing', async () => {
@@ -184,7 +197,99 @@ describe.each(engines())('HTTP attacks on %s', (engine) => {
     await down.close()
   })
 
+  it.each([
+    ['unreachable', 'unavailable'],
+    ['dropped', 'connection_lost'],
+  ])(
+    'the database %s between the checks and the history write: "database unavailable", no host, port or driver text',
+    async (_, code) => {
+      const closed = await freePort()
+      const down = PgDatabase.connect(`postgres://dq:secret@127.0.0.1:${closed}/app`, {
+        connectTimeoutSeconds: 2,
+      })
+      // The checks run on the real database; only the history write meets the outage.
+      const record = (): Promise<unknown> =>
+        code === 'unavailable'
+          ? down.call('record_run', {})
+          : Promise.reject(
+              connectionError(
+                Object.assign(new Error('read ECONNRESET 10.1.2.3:5432'), { code: 'ECONNRESET' }),
+                'call',
+                'record_run',
+              ),
+            )
+      const flaky = (): DatabasePort => {
+        const real = database().db
+        return {
+          label: real.label,
+          call: (fn, args, options) =>
+            fn === 'record_run' ? record() : real.call(fn, args, options),
+          migrate: () => real.migrate(),
+          close: async () => {},
+        }
+      }
+      const logged = vi.spyOn(console, 'error').mockImplementation(() => {})
+      try {
+        const res = await createApp(() => services(flaky)).request('/checks/orders_dups/run', {
+          method: 'POST',
+          headers: auth,
+        })
+        expect(res.status).toBe(500)
+        const { error } = await body(res)
+        expect(error.code).toBe('not_recorded')
+        expect(error.message).toMatch(/NOT recorded in history.*database unavailable/)
+        expect(error.details.run.results).toEqual([
+          expect.objectContaining({ check: 'orders_dups', status: 'fail' }),
+        ])
+        const leaks = new RegExp(`${closed}|127\\.0\\.0\\.1|10\\.1\\.2\\.3|5432|ECONN|secret`)
+        expect(JSON.stringify(error)).not.toMatch(leaks)
+        // The details are the operator's, in the service logs.
+        const logs = logged.mock.calls.map((call) => call.join(' ')).join('\n')
+        expect(logs).toMatch(
+          code === 'unavailable' ? `ECONNREFUSED 127.0.0.1:${closed}` : 'ECONNRESET 10.1.2.3:5432',
+        )
+        expect(logs).not.toContain('secret')
+      } finally {
+        logged.mockRestore()
+        await down.close()
+      }
+    },
+  )
+
   if (engine === 'postgres') {
+    it('20 parallel runs of one slow check: one 200, nineteen 409s, one result in history', async () => {
+      const results = async () =>
+        Number(
+          (
+            await database().query<{ n: number }>(
+              `select count(*)::int as n from dq.results where check_name = 'slow'`,
+            )
+          )[0]?.n,
+        )
+      // A connection each, so the twenty transactions race in the database itself.
+      const wide = PgDatabase.connect(database().url as string, { max: 20 })
+      const before = await results()
+      try {
+        const parallel = createApp(() => services(() => wide))
+        const answers = await Promise.all(
+          Array.from({ length: 20 }, () =>
+            parallel.request('/checks/slow/run', { method: 'POST', headers: auth }),
+          ),
+        )
+        const statuses = answers.map((res) => res.status)
+        expect(statuses.filter((status) => status === 200)).toHaveLength(1)
+        expect(statuses.filter((status) => status === 409)).toHaveLength(19)
+        for (const res of answers) {
+          const answer = await body(res)
+          if (res.status === 409) expect(answer.error.code).toBe('check_running')
+          else expect(answer.results).toEqual([expect.objectContaining({ check: 'slow' })])
+        }
+        expect(await results()).toBe(before + 1)
+      } finally {
+        await wide.close()
+      }
+    }, 30_000)
+
     it('a run the login cannot record is a 500 not_recorded that carries the results', async () => {
       await database().exec(`
         do $$ begin
@@ -220,7 +325,7 @@ describe.each(engines())('HTTP attacks on %s', (engine) => {
   }
 })
 
-describe('a bearer token a header cannot carry is refused at start-up', () => {
+describe('a bearer token a header cannot carry is refused at start-up', () =>
   it.each([
     ['a space', 'has a space 0123456789'],
     ['a "!"', 'exclamation!0123456789'],
@@ -236,5 +341,4 @@ describe('a bearer token a header cannot carry is refused at start-up', () => {
     expect((result as { code: number }).code).toBe(2)
     expect(result.stderr).toMatch(/DQ_API_TOKEN/)
     expect(result.stderr).not.toContain(token)
-  })
-})
+  }))
