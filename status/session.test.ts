@@ -298,6 +298,14 @@ describe('status page sign-in, cookie, CSRF and Cloudflare Access', () => {
       return Response.json({ keys: published })
     })
     const now = () => Math.floor(Date.now() / 1000)
+    // The JWKS cache's clock (the tokens' own expiry is checked against the real one).
+    let clock = Date.now()
+    const accessWith = (): AccessSettings => ({
+      issuer,
+      audience,
+      fetch: fetchJwks,
+      now: () => clock,
+    })
     const claims = (more: Record<string, unknown> = {}) => ({
       aud: [audience],
       iss: issuer,
@@ -320,7 +328,7 @@ describe('status page sign-in, cookie, CSRF and Cloudflare Access', () => {
     })
 
     it('a valid JWT signs the request in; the page says who, and its CSRF token works', async () => {
-      access = { issuer, audience, fetch: fetchJwks }
+      access = accessWith()
       const jwt = await sign(claims(), team.private, 'RS256')
       const response = await request('/check/orders_dups', withJwt(jwt))
       expect(response.status).toBe(200)
@@ -353,7 +361,7 @@ describe('status page sign-in, cookie, CSRF and Cloudflare Access', () => {
       ['an HS256 token', () => sign(claims(), 'a shared secret', 'HS256')],
       ['not a JWT', async () => 'not.a.jwt'],
     ])('%s: not signed in', async (_, jwt) => {
-      access = { issuer, audience, fetch: fetchJwks }
+      access = accessWith()
       const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
       const response = await request('/', withJwt(await jwt()))
       expect(response.status).toBe(303)
@@ -363,14 +371,40 @@ describe('status page sign-in, cookie, CSRF and Cloudflare Access', () => {
       warn.mockRestore()
     })
 
-    it('a key rotated in since the keys were cached: fetched again once', async () => {
-      access = { issuer, audience, fetch: fetchJwks }
+    it('a key rotated in since the keys were cached (a minute or more ago): fetched again once', async () => {
+      access = accessWith()
       await request('/', withJwt(await sign(claims(), team.private, 'RS256'))) // caches [team-1]
       published.push(rotated.public)
       fetchJwks.mockClear()
+      clock += 61_000
       const response = await request('/', withJwt(await sign(claims(), rotated.private, 'RS256')))
       expect(response.status).toBe(200)
       expect(fetchJwks).toHaveBeenCalledTimes(1)
+    })
+
+    it('headers with unknown key ids fetch the keys at most once a minute, however many come', async () => {
+      access = accessWith()
+      const stranger = await keysOf('someone-else-1')
+      const bad = async () => withJwt(await sign(claims(), stranger.private, 'RS256'))
+      const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
+      clock += 61_000 // the last fetch is a minute old: one may be made
+      fetchJwks.mockClear()
+      for (const init of [await bad(), await bad(), withJwt('not.a.jwt')]) {
+        expect((await request('/', init)).status).toBe(303)
+      }
+      expect(fetchJwks).toHaveBeenCalledTimes(1)
+      // Still within the minute: none; after it, one more, even for requests side by side.
+      clock += 59_000
+      await request('/', await bad())
+      expect(fetchJwks).toHaveBeenCalledTimes(1)
+      clock += 1_000
+      await Promise.all([request('/', await bad()), request('/', await bad())])
+      expect(fetchJwks).toHaveBeenCalledTimes(2)
+      // A valid token is still signed in from the cached keys, without a fetch.
+      const ok = await request('/', withJwt(await sign(claims(), team.private, 'RS256')))
+      expect(ok.status).toBe(200)
+      expect(fetchJwks).toHaveBeenCalledTimes(2)
+      warn.mockRestore()
     })
 
     it('without Access configured the header counts for nothing', async () => {

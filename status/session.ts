@@ -9,6 +9,8 @@
  * - **Cloudflare Access (optional):** with CF_ACCESS_TEAM_DOMAIN and
  *   CF_ACCESS_AUD set, a request whose `Cf-Access-Jwt-Assertion` verifies
  *   (RS256 against the team's JWKS, audience, issuer and expiry) is signed in.
+ *   The JWKS is cached ten minutes and fetched at most once a minute, however
+ *   many headers name a key it lacks.
  * - **CSRF:** every POST is refused unless it comes from this origin (hono/csrf:
  *   Origin or Sec-Fetch-Site) and, once signed in, carries the session's token
  *   in the `csrf` field (an HMAC of the session id, compared in constant time).
@@ -44,6 +46,8 @@ export type AccessSettings = {
   audience: string
   /** How the JWKS is fetched (tests inject one); default the global fetch. */
   fetch?: (url: string) => Promise<Response>
+  /** The clock of the JWKS cache, epoch milliseconds (tests inject one); default Date.now. */
+  now?: () => number
 }
 
 export type SessionSettings = { token: string; access?: AccessSettings | undefined }
@@ -130,7 +134,19 @@ async function cookieViewer(c: Context, token: string): Promise<Viewer | undefin
 
 // The team's signing keys, per JWKS URL, for ten minutes (Cloudflare rotates them every six weeks).
 const JWKS_SECONDS = 600
-const jwksCache = new Map<string, { keys: Jwk[]; fetchedAt: number }>()
+// At most one fetch a minute per JWKS URL, whatever the requests carry: a header with an unknown
+// key id asks for a fetch, and anyone can send one, so an unbounded refetch would let them make
+// this server hammer Access (and wait on it) at will.
+const JWKS_FETCH_INTERVAL_SECONDS = 60
+type TeamKeys = {
+  /** The last set fetched, and when (epoch seconds); none before the first fetch succeeds. */
+  keys?: Jwk[]
+  fetchedAt?: number
+  /** The last fetch (in flight or done) and when it started: the next waits a minute after it. */
+  fetch: Promise<Jwk[]>
+  startedAt: number
+}
+const jwksCache = new Map<string, TeamKeys>()
 
 const JwksSchema = z.object({
   keys: z.array(
@@ -144,15 +160,44 @@ const JwksSchema = z.object({
   ),
 })
 
+/**
+ * The team's keys: the cached set while it is under ten minutes old (unless
+ * `refresh`, a key id it lacks); a new fetch only when the last one started a
+ * minute ago or more, else the last fetch's answer (its keys, or the set
+ * before it when it failed).
+ */
 async function teamKeys(access: AccessSettings, refresh: boolean): Promise<Jwk[]> {
   const url = `${access.issuer}/cdn-cgi/access/certs`
+  const now = Math.floor((access.now ?? Date.now)() / 1000)
   const cached = jwksCache.get(url)
-  if (cached && !refresh && nowSeconds() - cached.fetchedAt < JWKS_SECONDS) return cached.keys
-  const response = await (access.fetch ?? fetch)(url)
-  if (!response.ok) throw new Error(`GET ${url} answered ${response.status}`)
-  const { keys } = JwksSchema.parse(await response.json())
-  jwksCache.set(url, { keys, fetchedAt: nowSeconds() })
-  return keys
+  if (cached?.keys && cached.fetchedAt !== undefined) {
+    if (!refresh && now - cached.fetchedAt < JWKS_SECONDS) return cached.keys
+  }
+  if (cached && now - cached.startedAt < JWKS_FETCH_INTERVAL_SECONDS) {
+    return cached.fetch.catch((error) => {
+      if (cached.keys) return cached.keys
+      throw error
+    })
+  }
+  const fetched = (async () => {
+    const response = await (access.fetch ?? fetch)(url)
+    if (!response.ok) throw new Error(`GET ${url} answered ${response.status}`)
+    return JwksSchema.parse(await response.json()).keys
+  })()
+  const entry: TeamKeys = {
+    keys: cached?.keys,
+    fetchedAt: cached?.fetchedAt,
+    startedAt: now,
+    fetch: fetched.then((keys) => {
+      entry.keys = keys
+      entry.fetchedAt = now
+      return keys
+    }),
+  }
+  // Failures are answered by whoever awaits this fetch; none is left unhandled.
+  entry.fetch.catch(() => {})
+  jwksCache.set(url, entry)
+  return entry.fetch
 }
 
 const AccessClaimsSchema = z.looseObject({
