@@ -80,10 +80,23 @@ describe.skipIf(!POSTGRES)('grants on schema dq', () => {
       expect(
         functions.filter((f) => f.public || f.anon || f.authenticated).map((f) => f.fn),
       ).toEqual([])
-      // Every function but dq.apply_grants(), the migrations' own (granting is not the monitor's job).
+      // Every function but dq.apply_grants(), the migrations' own (granting is not the monitor's
+      // job), and dq.as_monitor, which runs catalog SQL as dq_monitor for dq_monitor alone.
       expect(functions.filter((f) => !f.service_role || !f.dq_monitor).map((f) => f.fn)).toEqual([
         'dq.apply_grants()',
+        'dq.as_monitor(text,jsonb)',
       ])
+      expect(functions.find((f) => f.fn === 'dq.as_monitor(text,jsonb)')).toMatchObject({
+        service_role: false,
+        dq_monitor: true,
+      })
+    })
+
+    it('dq.as_monitor: SECURITY DEFINER, owned by dq_monitor, so catalog SQL cannot switch back to the login', async () => {
+      const [fn] = await sql<{ owner: string; definer: boolean }[]>`
+        select p.proowner::regrole::text as owner, p.prosecdef as definer
+        from pg_proc p where p.oid = 'dq.as_monitor(text,jsonb)'::regprocedure`
+      expect(fn).toEqual({ owner: 'dq_monitor', definer: true })
     })
 
     it('every dq table and sequence: no privilege for anon, authenticated; read and write for the monitor roles', async () => {

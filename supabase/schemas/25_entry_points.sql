@@ -107,6 +107,47 @@ begin
 end
 $$;
 
+-- Runs one query of the catalog's SQL text as dq_monitor, with no way back:
+-- owned by dq_monitor (dq.apply_grants) and SECURITY DEFINER, so inside it
+-- PostgreSQL refuses set_config('role', ...) and 'session_authorization'.
+-- After a plain SET ROLE an expression could switch back to a superuser login
+-- (set_config('role', session_user, true)) and use its powers. Only dq_monitor
+-- may execute it (callers become dq_monitor first), so it grants nothing a
+-- caller does not have; no SET search_path, so catalog SQL resolves names as
+-- the caller's session does. `query` returns one jsonb, with `arg` as $1.
+create or replace function dq.as_monitor(query text, arg jsonb default null)
+returns jsonb
+language plpgsql
+volatile
+security definer
+as $$
+declare
+  result jsonb;
+begin
+  execute query into result using arg;
+  return result;
+end
+$$;
+
+-- Runs a query carrying catalog SQL text as the role dq.assume_monitor_role
+-- chose: through dq.as_monitor when that is dq_monitor, else (a login that
+-- cannot become it, allowed to run as itself) directly.
+create or replace function dq.run_catalog_sql(query text, arg jsonb default null)
+returns jsonb
+language plpgsql
+volatile
+as $$
+declare
+  result jsonb;
+begin
+  if current_user = 'dq_monitor' then
+    return dq.as_monitor(query, arg);
+  end if;
+  execute query into result using arg;
+  return result;
+end
+$$;
+
 create or replace function dq.run_check(spec jsonb)
 returns jsonb
 language plpgsql
@@ -154,8 +195,8 @@ begin
     end if;
     select count(*) into advisory_before
     from pg_locks where locktype = 'advisory' and pid = pg_backend_pid();
-    -- The kind's measurement.
-    result := dq.measure(spec, measure, unchanged ->> 'doubt');
+    -- The kind's measurement (as dq_monitor for good when the login may become it).
+    result := dq.run_catalog_sql(format('select dq.measure($1, %L, %L)', measure, unchanged ->> 'doubt'), spec);
     wrote := written_before is null and pg_current_xact_id_if_assigned() is not null;
     raise exception using errcode = 'DQRBK';
   exception

@@ -122,10 +122,9 @@ begin
     perform dq.assume_monitor_role();
     source := dq.relation_sql(generator ->> 'from', 'generate.from');
     predicate := dq.expression_sql(source, generator ->> 'where', 'generate.where', required => false, is_predicate => true);
-    execute format(
+    source_rows := dq.run_catalog_sql(format(
       'select coalesce(jsonb_agg(dq_r.j order by dq_r.j::text), ''[]'') from (select to_jsonb(dq_t) as j from %s as dq_t where (%s) and %s limit 1001) dq_r',
-      source, predicate, dq.scan_guard())
-      into source_rows;
+      source, predicate, dq.scan_guard()));
     raise exception using errcode = 'DQRBK';
   exception when sqlstate 'DQRBK' then
     null;

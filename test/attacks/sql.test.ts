@@ -44,7 +44,8 @@ const FIXTURE = `
 /** What must not change: user rows, large objects. */
 const FINGERPRINT = `
   select (select md5(string_agg(a::text, ',' order by a.id)) from victim.accounts a) as accounts,
-         (select count(*)::int from pg_largeobject_metadata) as large_objects`
+         (select md5(coalesce(string_agg(l.oid::text || ':' || l.lomowner::text, ',' order by l.oid), ''))
+          from pg_largeobject_metadata l) as large_objects`
 
 describe.each(engines())('attacks through a catalog on %s (superuser login)', (engine) => {
   const database = useDatabase(engine)
@@ -139,6 +140,48 @@ describe.each(engines())('attacks through a catalog on %s (superuser login)', (e
     )
   })
 
+  // After a plain SET ROLE, set_config('role', ...) switches back: the
+  // measurement runs inside a SECURITY DEFINER function owned by dq_monitor,
+  // where PostgreSQL refuses to change the role or the session user.
+  it.each([
+    ['back to the login', "set_config('role', session_user, true)"],
+    ['to none', "set_config('role', 'none', true)"],
+    ['to the session user by authorization', "set_config('session_authorization', session_user, true)"],
+  ])('switching the role %s inside an expression: refused, powers stay gone', async (_, escape) => {
+    const [result] = await run([
+      // current_user, not a privileged call: field checks already refuse those by name.
+      attack('role_escape', `case when ${escape} is not null then current_user::text end`),
+    ])
+    failed(result, /cannot set parameter "(role|session_authorization)" within security-definer function/)
+    await unchanged()
+  })
+
+  it('a generator whose where switches the role back: refused, nothing expanded', async () => {
+    const { expandCatalog } = await import('../../checks/generate.ts')
+    await database().exec(`
+      create table victim.registry (name text, tab text);
+      insert into victim.registry values ('accounts', 'victim.accounts');
+      grant select on victim.registry to dq_monitor;`)
+    const parsed = parseCatalog({
+      checks: [
+        {
+          generate: {
+            name: '{name}_dupes',
+            from: 'victim.registry',
+            where: "set_config('role', session_user, true) is not null",
+            check: { kind: 'duplicates', table: '{tab}', columns: ['id'] },
+          },
+        },
+      ],
+    })
+    const expanded = await expandCatalog(database().db, parsed)
+    expect(expanded.checks).toHaveLength(1)
+    expect(expanded.checks[0]?.generated?.error).toMatch(
+      /cannot set parameter "role" within security-definer function/,
+    )
+    await unchanged()
+  })
+
   if (engine === 'postgres') {
     describe('with dblink and other sessions (PostgreSQL)', () => {
       let admin: Sql
@@ -162,6 +205,17 @@ describe.each(engines())('attacks through a catalog on %s (superuser login)', (e
           attack('dblink_delete', `dblink_exec('${connstr()}', 'delete from victim.accounts')`),
         ])
         failed(result, /password is required|permission denied|may only read/)
+        await unchanged()
+      })
+
+      it('dblink_exec after switching the role back to the superuser login: refused, rows intact', async () => {
+        const [result] = await run([
+          attack(
+            'dblink_escape',
+            `case when set_config('role', session_user, true) is not null then dblink_exec('${connstr()}', 'delete from victim.accounts') end`,
+          ),
+        ])
+        failed(result, /cannot set parameter "role" within security-definer function/)
         await unchanged()
       })
 
