@@ -30,8 +30,11 @@ export type KindDefinition<
   details: Details
   /** details.ratio (0..1) is reported, so `metric: "ratio"` may be used. */
   ratio: boolean
-  /** The one line that says what a result means (CLI table, Slack, status page). */
-  figure(details: z.infer<Details>): string
+  /**
+   * The one line that says what a result means (CLI table, Slack, status page).
+   * `sample` is the result's (absent for a result that has none to give).
+   */
+  figure(details: z.infer<Details>, sample?: readonly unknown[]): string
   /**
    * The status the kind decides itself, whatever the threshold; undefined
    * leaves it to the threshold. A kind whose SQL may measure no value (value

@@ -175,7 +175,10 @@ export function isIncremental(result: Pick<CheckResult, 'details'>): boolean {
  * ```
  */
 export function keyFigure(
-  result: Pick<CheckResult, 'status' | 'details' | 'error'> & { kind: string },
+  result: Pick<CheckResult, 'status' | 'details' | 'error'> & {
+    kind: string
+    sample?: readonly unknown[]
+  },
 ): string {
   if (result.status === 'error') return result.error ?? 'could not run'
   const figure = kindFigure(result)
@@ -183,15 +186,17 @@ export function keyFigure(
   return anomaly.success ? `${figure}; ${historyFigure(anomaly.data)}` : figure
 }
 
-function kindFigure(result: Pick<CheckResult, 'details'> & { kind: string }): string {
+function kindFigure(
+  result: Pick<CheckResult, 'details'> & { kind: string; sample?: readonly unknown[] },
+): string {
   const kind = kindOf(result.kind)
   const unreadable = `(details of a ${result.kind} check this version cannot read)`
   if (!kind) return unreadable
   const details = kind.details.safeParse(result.details)
-  if (details.success) return kind.figure(details.data)
+  if (details.success) return kind.figure(details.data, result.sample)
   // A result from another version (history) may lack a field: show what is there.
   try {
-    return kind.figure(result.details)
+    return kind.figure(result.details, result.sample)
   } catch {
     return unreadable
   }

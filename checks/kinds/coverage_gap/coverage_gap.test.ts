@@ -1,6 +1,7 @@
 // coverage_gap: edge cases of dq.check_coverage_gap, on PGlite and real PostgreSQL.
 
 import { beforeAll, describe, expect, it } from 'vitest'
+import { keyFigure } from '../../../checks/result.ts'
 import { measureCheck } from '../../../checks/store.ts'
 import { RUN, rejection, spec } from '../../../test/support/checks.ts'
 import { engines, useDatabase } from '../../../test/support/databases.ts'
@@ -203,5 +204,30 @@ describe.each(engines())('coverage_gap on %s', (engine) => {
       const error = await rejection(run({ source: src(), target: tgt({ key: 'kind' }) }))
       expect(error.message).toMatch(/operator does not exist: text = integer/)
     })
+  })
+})
+
+describe('coverage_gap key figure', () => {
+  const figure = (missing: number, sample: unknown[]) =>
+    keyFigure({
+      kind: 'coverage_gap',
+      status: 'fail',
+      error: null,
+      details: { source_rows: 13, missing, ratio: missing / 13 },
+      sample,
+    })
+
+  it('names every missing key, sorted, when the sample holds them all', () => {
+    expect(figure(3, [{ t: 'x.b' }, { t: 'x.a' }, { t: null }])).toBe(
+      '3 of 13 source rows missing (23.1%): NULL, x.a, x.b',
+    )
+  })
+
+  it('only a count when the sample holds some of them, or keys of several fields', () => {
+    expect(figure(6, [{ t: 'a' }, { t: 'b' }, { t: 'c' }, { t: 'd' }, { t: 'e' }])).toBe(
+      '6 of 13 source rows missing (46.2%)',
+    )
+    expect(figure(1, [{ a: 1, b: 2 }])).toBe('1 of 13 source rows missing (7.7%)')
+    expect(figure(0, [])).toBe('0 of 13 source rows missing (0.0%)')
   })
 })

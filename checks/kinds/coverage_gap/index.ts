@@ -5,7 +5,8 @@
  * Value: `missing`, counted in source rows, not distinct keys. A NULL source
  * key never matches, and neither does a composite key `row(a, b)` with a NULL
  * in any field: such rows count as missing. Details: `source_rows`,
- * `missing`, `ratio`. Sample: up to 5 missing keys. Incremental runs by the
+ * `missing`, `ratio`. Sample: up to 5 missing keys; when they are all the
+ * missing rows (5 or fewer), the key figure names them. Incremental runs by the
  * source's timestamp column, each changed row looked up in the whole target.
  * SQL: supabase/schemas/30_kind_coverage_gap.sql.
  *
@@ -37,5 +38,27 @@ export const coverageGap = defineKind({
     ...scopeDetails,
   }),
   ratio: true,
-  figure: (d) => `${n(d.missing)} of ${n(d.source_rows)} source rows missing (${pct(d.ratio)})`,
+  figure: (d, sample) => {
+    const line = `${n(d.missing)} of ${n(d.source_rows)} source rows missing (${pct(d.ratio)})`
+    const keys = everyMissingKey(d.missing, sample)
+    return keys ? `${line}: ${keys}` : line
+  },
 })
+
+/**
+ * The missing keys, sorted, when the sample holds every one of them (at most
+ * 5) and each is a single value: a short complete list says more than a count
+ * ("5 of 13 …: extracted.company_discovery, …"). Undefined otherwise (a long
+ * gap, or composite keys): the sample shows a few.
+ */
+function everyMissingKey(missing: number, sample: readonly unknown[] | undefined) {
+  if (!sample || missing === 0 || sample.length !== missing) return undefined
+  const keys: string[] = []
+  for (const row of sample) {
+    const values = row && typeof row === 'object' ? Object.values(row) : []
+    const [value] = values
+    if (values.length !== 1 || (value !== null && typeof value === 'object')) return undefined
+    keys.push(value === null ? 'NULL' : String(value))
+  }
+  return keys.sort().join(', ')
+}
