@@ -9,12 +9,14 @@
 -- database. It does not touch schema dq. It creates, or replaces,
 -- public.set_updated_at().
 --
--- It builds a small database (about 52k rows) that reproduces the five incidents
--- described in SCENARIOS.md, scaled down. Everything is deterministic:
--- generate_series, integer arithmetic and md5() of counters, no random(). So
--- every run reports the same figures. The only clock-dependent values are the
--- incident 5 timestamps, which are relative to now() so that the window check
--- works whenever the seed is run. Plain SQL: it runs with
+-- It builds a small database (about 80k rows in 31 tables) that reproduces the
+-- ten incidents of SCENARIOS.md sections 1-10, scaled down. Everything is
+-- deterministic: generate_series, integer arithmetic and md5() of counters, no
+-- random(). So every run reports the same figures. The only clock-dependent
+-- values are the timestamps of sections 5 and 8-10 (raw and enriched jobs,
+-- payloads and updated_at, enrichment runs, daily volume), which are relative
+-- to now() so that the windows, freshness and stuck-run checks work whenever
+-- the seed is run. Plain SQL: it runs with
 -- `psql -v ON_ERROR_STOP=1 -f seed.sql` (PostgreSQL 15+) and with PGlite
 -- `db.exec(sql)`. It can be run again on the same database.
 --
