@@ -24,7 +24,7 @@ import { type BenchCase, benchCases, type Contender, type Target } from './cases
 import { CHANGED_SINCE, generate } from './generate.ts'
 import { summarise, type Timing, TimingSchema } from './measure.ts'
 
-export const BenchOptionsSchema = z.object({
+const BenchOptionsSchema = z.object({
   /** A database of the benchmark's own: its name must start with "dq_bench". */
   databaseUrl: z.string().min(1),
   scale: z.number().positive().max(10),
@@ -36,7 +36,7 @@ export const BenchOptionsSchema = z.object({
 })
 export type BenchOptions = z.input<typeof BenchOptionsSchema>
 
-export const ROLES = ['dq', 'floor', 'compute', 'peer'] as const
+const ROLES = ['dq', 'floor', 'compute', 'peer'] as const
 
 export const BenchReportSchema = z.object({
   generated_at: z.string(),

@@ -11,7 +11,8 @@
  *
  * @example
  * ```ts
- * for (const c of benchCases(sizesFor(1))) console.log(c.id, c.contenders.map((x) => x.label))
+ * const { sizes } = await generate(sql, 1) // bench/generate.ts
+ * for (const c of benchCases(sizes)) console.log(c.id, c.contenders.map((x) => x.label))
  * ```
  */
 import type { CheckInput } from '../checks/catalog.ts'

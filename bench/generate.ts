@@ -25,7 +25,7 @@
 import type { Sql } from 'postgres'
 
 /** Bump when the generated data changes, so existing bench databases are rebuilt. */
-export const GENERATOR_VERSION = 4
+const GENERATOR_VERSION = 4
 
 /** Every row changed "in the last hour" has updated_at after this; every other row is years older. */
 export const CHANGED_SINCE = '2025-06-01T00:00:00Z'
@@ -45,7 +45,7 @@ export type Sizes = {
 }
 
 /** Row counts for a scale (1 = the incidents' real scale). */
-export function sizesFor(scale: number): Sizes {
+function sizesFor(scale: number): Sizes {
   const rows = (n: number, min: number) => Math.max(min, Math.round(n * scale))
   const workHistory = rows(2_600_000, 1_300)
   const personExperience = rows(1_300_000, 650)

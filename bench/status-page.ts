@@ -24,7 +24,7 @@ import { overviewData } from '../status/store.ts'
 import { ensureBenchDatabase } from './benchmark.ts'
 import { measure, TimingSchema } from './measure.ts'
 
-export const StatusBenchOptionsSchema = z.object({
+const StatusBenchOptionsSchema = z.object({
   /** The benchmark's database URL (dq_bench…); the status data goes to `<name>_status`. */
   databaseUrl: z.string().min(1),
   checks: z.number().int().min(1).max(2000).default(200),

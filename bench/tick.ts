@@ -24,7 +24,7 @@ import { PgDatabase } from '../db/node-postgres.ts'
 import { ensureBenchDatabase } from './benchmark.ts'
 import { measure, summarise, TimingSchema } from './measure.ts'
 
-export const TickBenchOptionsSchema = z.object({
+const TickBenchOptionsSchema = z.object({
   /** The benchmark's database URL (dq_bench…); the tick's data goes to `<name>_tick`. */
   databaseUrl: z.string().min(1),
   tables: z.number().int().min(1).max(5000).default(1000),

@@ -24,9 +24,9 @@ import {
 import { CheckSchema, type CheckSpec, kindOf } from './kinds/index.ts'
 import { DEFAULT_THRESHOLD, type Threshold, ThresholdSchema } from './threshold.ts'
 
-export { type Severity, SeveritySchema } from './fields.ts'
-export { type CheckKind, CheckSchema, type CheckSpec, KIND_NAMES } from './kinds/index.ts'
-export { DEFAULT_THRESHOLD, type Threshold, ThresholdSchema } from './threshold.ts'
+export type { Severity } from './fields.ts'
+export { type CheckKind, type CheckSpec, KIND_NAMES } from './kinds/index.ts'
+export type { Threshold } from './threshold.ts'
 
 const DEFAULTS = {
   schedule: '0 * * * *',

@@ -8,14 +8,14 @@
  * ```ts
  * expectedText({ figure: 79, low: 162.06, high: 197.94, recent: [182, 187, 171, 176, 181, 186, 79] })
  * // '79 (expected 162.1–197.9) ▇█▇▇▇█▁'
- * sparkline([1, 2, 3]) // '▁▄█'
+ * zText(-16.886) // '−16.89'
  * ```
  */
 
 const BARS = '▁▂▃▄▅▆▇█'
 
 /** Each value as one of eight bars, scaled from the smallest to the largest shown. */
-export function sparkline(values: readonly number[]): string {
+function sparkline(values: readonly number[]): string {
   const finite = values.filter(Number.isFinite)
   if (finite.length === 0) return ''
   const min = Math.min(...finite)
@@ -26,7 +26,7 @@ export function sparkline(values: readonly number[]): string {
 }
 
 /** 79, 162.1, 12,345: one decimal below 1,000 (a mean or a bound), whole above. */
-export function plainNumber(value: number): string {
+function plainNumber(value: number): string {
   return Math.abs(value) >= 1000 || Number.isInteger(value)
     ? Math.round(value).toLocaleString('en-US')
     : value.toFixed(1)

@@ -23,7 +23,7 @@ export const notAnObject = (message: string) => ({
   error: (issue: { code?: string }) => (issue.code === 'invalid_type' ? message : undefined),
 })
 
-export const sql = (what: string) =>
+const sql = (what: string) =>
   z
     .string({ error: `must be a string (${what})` })
     .trim()
@@ -88,7 +88,7 @@ export const anomalyTestFields = {
  * history over `training` (default "14 days"), leaving out results that were
  * themselves anomalous. With a threshold too, the worse verdict wins.
  */
-export const AnomalySchema = z.strictObject(
+const AnomalySchema = z.strictObject(
   {
     ...anomalyTestFields,
     training: PositiveDurationSchema.optional(),

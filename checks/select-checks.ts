@@ -14,7 +14,7 @@ import { isUnexpandedGenerator } from './generate.ts'
 export type Selection = { names?: readonly string[]; tags?: readonly string[] }
 
 /** A name as an error quotes it: never unbounded input. */
-export function quoted(name: string, max = 80): string {
+function quoted(name: string, max = 80): string {
   const text = JSON.stringify(name.length > max ? `${name.slice(0, max)}…` : name)
   return text
 }

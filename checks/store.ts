@@ -75,7 +75,7 @@ export async function validateCheck(
   await port.call('validate_check', { spec: measurementSpec(check) }, { readOnly: options })
 }
 
-export const IndexAdviceSchema = z.object({
+const IndexAdviceSchema = z.object({
   value: z.number(),
   details: z.object({
     indexes: z.array(

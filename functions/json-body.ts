@@ -18,7 +18,7 @@ import type { z } from 'zod'
 import type { ErrorBody } from '../kernel/errors.ts'
 
 /** The largest body any route takes: a list of check names fits many times over. */
-export const MAX_BODY_BYTES = 64 * 1024
+const MAX_BODY_BYTES = 64 * 1024
 
 /** At most this much of any input goes back into an answer. */
 const ECHO = 120

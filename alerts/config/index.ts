@@ -17,7 +17,7 @@ import { redactSecrets } from '../../kernel/redact.ts'
 import type { Route } from '../store/index.ts'
 
 /** An http(s) URL, checked without ever quoting it back (it holds the webhook's secret). */
-export const WebhookUrlSchema = z
+const WebhookUrlSchema = z
   .string()
   .trim()
   .refine((url) => {
@@ -34,7 +34,7 @@ const optional = <T extends z.ZodType>(schema: T) =>
   )
 
 /** The alert variables: spread `.shape` into a bindings schema (functions/worker.ts). */
-export const AlertEnvSchema = z.object({
+const AlertEnvSchema = z.object({
   SLACK_WEBHOOK_URL: optional(WebhookUrlSchema),
   SLACK_WEBHOOK_URL_CRITICAL: optional(WebhookUrlSchema),
   DQ_DATABASE_LABEL: optional(z.string().trim().max(200)),

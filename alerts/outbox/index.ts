@@ -89,7 +89,7 @@ export async function enqueuePlan<P extends { batch: AlertBatch }>(
 }
 
 /** Long enough for one message's every attempt and wait: no other run sends it meanwhile. */
-export function leaseSeconds(policy: DeliveryPolicy): number {
+function leaseSeconds(policy: DeliveryPolicy): number {
   const worst =
     policy.maxAttempts * policy.timeoutMs +
     (policy.maxAttempts - 1) * Math.max(policy.maxRetryAfterMs, policy.maxBackoffMs)

@@ -233,7 +233,7 @@ export type PartOutcome = RecordedPart & { held: string[] }
  * Throws when the part must be retried: the database as a whole failed
  * (unreachable, not migrated), or recording did. Undefined: no such tick.
  */
-export async function runPart(
+async function runPart(
   port: DatabasePort,
   part: PartMessage,
   budget: number,
@@ -260,7 +260,7 @@ export async function runPart(
  * The dead-letter queue's part: its checks not yet recorded are recorded as
  * never ran, with how often and why its batch failed when that was noted.
  */
-export async function giveUpPart(
+async function giveUpPart(
   port: DatabasePort,
   part: PartMessage,
   queueName: string,
@@ -280,7 +280,7 @@ export async function giveUpPart(
 }
 
 /** The result of a check that never ran (error_code "never_ran"). */
-export function neverRan(check: ResolvedCheck, why: string): CheckResult {
+function neverRan(check: ResolvedCheck, why: string): CheckResult {
   return {
     check: check.name,
     kind: check.kind,

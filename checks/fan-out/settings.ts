@@ -24,10 +24,10 @@ export type PartQueue = {
  * A Worker invocation may hold 6 simultaneous connections (any plan); the
  * default leaves room for Slack's.
  */
-export const DEFAULT_CONNECTION_BUDGET = 4
-export const MAX_CONNECTION_BUDGET = 6
-export const DEFAULT_CHECKS_PER_MESSAGE = 20
-export const DEFAULT_DEAD_LETTER_QUEUE = 'dq-checks-dlq'
+const DEFAULT_CONNECTION_BUDGET = 4
+const MAX_CONNECTION_BUDGET = 6
+const DEFAULT_CHECKS_PER_MESSAGE = 20
+const DEFAULT_DEAD_LETTER_QUEUE = 'dq-checks-dlq'
 
 const whole = (name: string, min: number, max: number, fallback: number) =>
   z

@@ -60,7 +60,7 @@ import postgres from 'postgres'
 import { TEST_DATABASE_URL } from './test-databases.ts'
 
 /** The JWT secret the test keys are signed with. */
-export const TEST_JWT_SECRET = 'dq-monitor-test-jwt-secret-of-32-characters-or-more'
+const TEST_JWT_SECRET = 'dq-monitor-test-jwt-secret-of-32-characters-or-more'
 
 /** PostgREST's default db-hoisted-tx-settings. */
 const HOISTED_SETTINGS = [
@@ -446,7 +446,7 @@ function unexpected(error: unknown): PostgrestFailure {
 }
 
 /** PostgREST's mapSQLtoHTTP (src/PostgREST/Error.hs), in its order. */
-export function httpStatus(code: string, message: string, authed: boolean): number {
+function httpStatus(code: string, message: string, authed: boolean): number {
   const exact: Record<string, number> = {
     '23503': 409,
     '23505': 409,
