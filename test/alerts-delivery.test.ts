@@ -8,6 +8,7 @@ import { pendingAlerts } from '../alerts/store/index.ts'
 import { parseCatalog } from '../checks/catalog.ts'
 import { runChecks } from '../checks/run-checks.ts'
 import { engines, useDatabase } from './support/databases.ts'
+import { freePort } from './support/ports.ts'
 import { type Reply, type SlackReceiver, startSlackReceiver } from './support/slack-receiver.ts'
 
 const T0 = Date.parse('2026-11-23T00:00:00Z')
@@ -65,12 +66,12 @@ describe.each(engines())('Slack delivery on %s', (engine) => {
   const fixData = () => database().exec(`update shop.orders set ref = 'u' || id`)
 
   /** One monitoring run an hour after the last, then its notify step. */
-  async function monitor(options: { replies?: Reply[]; maxAttempts?: number } = {}) {
+  async function monitor(options: { replies?: Reply[]; maxAttempts?: number; url?: string } = {}) {
     slack.script(...(options.replies ?? []))
     const at = new Date(T0 + hour++ * HOUR)
     const run = await runChecks(database().db, catalog.checks, { trigger: 'cron', now: () => at })
     const notified = await notifyRun(database().db, run, catalog.checks, {
-      webhooks: { default: slack.url },
+      webhooks: { default: options.url ?? slack.url },
       databaseLabel: 'test',
       now: time.now,
       sleep: time.sleep,
@@ -235,6 +236,137 @@ describe.each(engines())('Slack delivery on %s', (engine) => {
     await monitor()
     expect(slack.accepted()).toHaveLength(2)
     expect(await outbox()).toEqual([expect.objectContaining({ status: 'sent', attempts: 2 })])
+  })
+
+  it('connection refused (nothing listens): nothing was sent, so backed off and retried; kept pending, sent once by the next run', async () => {
+    await breakData()
+    const closed = `http://127.0.0.1:${await freePort()}/services/T000/B000/not-a-real-secret`
+    const first = await monitor({ url: closed })
+    expect(time.sleeps).toEqual([1000, 2000, 4000])
+    expect(await outbox()).toEqual([
+      expect.objectContaining({
+        status: 'pending',
+        attempts: 4,
+        http_status: null,
+        last_error: expect.stringMatching(/^network error: .*\(ECONNREFUSED\)$/),
+      }),
+    ])
+    expect(first.notified.problems.join('\n')).not.toContain('not-a-real-secret')
+    await monitor()
+    expect(slack.accepted()).toHaveLength(1)
+    expect(await outbox()).toEqual([expect.objectContaining({ status: 'sent', attempts: 5 })])
+  })
+
+  it.each([
+    ['reset (RST)', 'reset', /ECONNRESET/],
+    ['closed (FIN)', 'close', /other side closed|UND_ERR_SOCKET/],
+  ] as const)(
+    'the connection %s after the request was sent: like a timeout, this run stops (Slack may have it); the next run sends it once more',
+    async (_, drop, error) => {
+      await breakData()
+      const first = await monitor({
+        replies: [
+          { drop, posted: true },
+          { drop, posted: true },
+        ],
+      })
+      expect(slack.requests).toHaveLength(1)
+      expect(time.sleeps).toEqual([])
+      expect(await outbox()).toEqual([
+        expect.objectContaining({
+          status: 'pending',
+          attempts: 1,
+          http_status: null,
+          last_error: expect.stringMatching(error),
+        }),
+      ])
+      expect(first.notified.problems).toEqual([
+        expect.stringMatching(/not sent yet: .*Slack may have posted it/),
+      ])
+      // The second drop is the next run's one try; then the run after that gets Slack's 200.
+      await monitor()
+      expect(slack.requests).toHaveLength(2)
+      await monitor()
+      expect(slack.accepted()).toHaveLength(3)
+      expect(await outbox()).toEqual([expect.objectContaining({ status: 'sent', attempts: 3 })])
+    },
+  )
+
+  it("Slack's 200 whose body is cut off: sent (Slack posted it), never sent again", async () => {
+    await breakData()
+    await monitor({ replies: [{ status: 200, cut: true }] })
+    expect(slack.requests).toHaveLength(1)
+    expect(await outbox()).toEqual([
+      expect.objectContaining({ status: 'sent', attempts: 1, http_status: 200, last_error: null }),
+    ])
+    await monitor()
+    expect(slack.requests).toHaveLength(1)
+  })
+
+  it('a 302 redirect: not followed, not retried, failed naming the redirect (never the URL)', async () => {
+    await breakData()
+    const elsewhere = await startSlackReceiver()
+    try {
+      const { notified } = await monitor({
+        replies: [{ status: 302, headers: { location: elsewhere.url } }],
+      })
+      expect(slack.requests).toHaveLength(1)
+      expect(elsewhere.requests).toHaveLength(0)
+      expect(time.sleeps).toEqual([])
+      expect(await outbox()).toEqual([
+        expect.objectContaining({
+          status: 'failed',
+          attempts: 1,
+          http_status: 302,
+          last_error:
+            'HTTP 302 (the webhook URL redirects: use the URL Slack gave you) (not retried: fix the webhook or the message)',
+        }),
+      ])
+      expect(notified.problems.join('\n')).not.toContain('not-a-real-secret')
+      await monitor()
+      expect(slack.requests).toHaveLength(1)
+    } finally {
+      await elsewhere.close()
+    }
+  })
+
+  it.each([
+    [400, 'invalid_payload'],
+    [403, 'invalid_token'],
+  ])("%i %s: not retried, failed with Slack's error, never sent again", async (status, said) => {
+    await breakData()
+    const { notified } = await monitor({ replies: [{ status, body: said }] })
+    expect(slack.requests).toHaveLength(1)
+    expect(time.sleeps).toEqual([])
+    expect(await outbox()).toEqual([
+      expect.objectContaining({
+        status: 'failed',
+        attempts: 1,
+        http_status: status,
+        last_error: `HTTP ${status}: ${said} (not retried: fix the webhook or the message)`,
+      }),
+    ])
+    expect(notified.problems).toEqual([
+      expect.stringMatching(new RegExp(`^Slack refused message \\d+: HTTP ${status}: ${said}`)),
+    ])
+    await monitor()
+    expect(slack.requests).toHaveLength(1)
+  })
+
+  it('a 2xx other than 200 (not Slack: a proxy?): not retried, so never posted again through it', async () => {
+    await breakData()
+    await monitor({ replies: [{ status: 204 }, { status: 204 }] })
+    expect(slack.requests).toHaveLength(1)
+    expect(await outbox()).toEqual([
+      expect.objectContaining({
+        status: 'failed',
+        attempts: 1,
+        http_status: 204,
+        last_error: expect.stringMatching(/^HTTP 204: Slack answers 200/),
+      }),
+    ])
+    await monitor()
+    expect(slack.requests).toHaveLength(1)
   })
 
   it('more timeouts per run when configured (timeoutAttempts)', async () => {

@@ -1,7 +1,8 @@
 /**
  * A real HTTP server on 127.0.0.1 playing a Slack incoming webhook, for the
  * delivery tests: it answers from a script (200, 429 with Retry-After, 500,
- * 410 with Slack's error string, or a hang that never answers), then 200 "ok"
+ * 410 with Slack's error string, a hang that never answers, a dropped
+ * connection), then 200 "ok"
  * once the script runs out, and records every request it received.
  *
  * @example
@@ -19,11 +20,15 @@ import type { AddressInfo } from 'node:net'
 /**
  * One scripted answer; `hang` holds the request open and never answers
  * (`posted`: the message reached the channel all the same, as when Slack
- * answers too late).
+ * answers too late). `drop` reads the whole request, then drops the connection
+ * without an answer: `reset` (a TCP RST, ECONNRESET) or `close` (a FIN).
+ * `cut` sends the status line and headers, then drops the connection before
+ * the body ends.
  */
 export type Reply =
-  | { status: number; body?: string; headers?: Record<string, string> }
+  | { status: number; body?: string; headers?: Record<string, string>; cut?: boolean }
   | { hang: true; posted?: boolean }
+  | { drop: 'reset' | 'close'; posted?: boolean }
 
 export type Received = {
   path: string
@@ -82,8 +87,24 @@ export async function startSlackReceiver(replies: Reply[] = []): Promise<SlackRe
         res.on('close', () => hanging.delete(res))
         return
       }
+      if ('drop' in reply) {
+        if (reply.drop === 'reset') req.socket.resetAndDestroy()
+        else req.socket.destroy()
+        return
+      }
+      const text = reply.body ?? (reply.status === 200 ? 'ok' : '')
+      if (reply.cut) {
+        // A body promised longer than what is sent: the client sees the answer start, then end.
+        res.writeHead(reply.status, {
+          'content-type': 'text/plain',
+          'content-length': text.length + 10,
+        })
+        res.write(text)
+        setTimeout(() => req.socket.destroy(), 20)
+        return
+      }
       res.writeHead(reply.status, { 'content-type': 'text/plain', ...reply.headers })
-      res.end(reply.body ?? (reply.status === 200 ? 'ok' : ''))
+      res.end(text)
     })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))

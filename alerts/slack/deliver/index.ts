@@ -7,13 +7,17 @@
  * - 200: sent.
  * - 429: wait Retry-After (at most `maxRetryAfterMs`; beyond that, give up for
  *   this run) and try again.
- * - 5xx, 408, network errors: back off (1 s, 2 s, 4 s... capped) and try again,
- *   `maxAttempts` in all.
- * - a timeout: Slack may have taken the message and answered late, so trying
- *   again in the same run could post it twice: `timeoutAttempts` (default 1)
- *   ends this run's attempts; the next run tries once more.
- * - 400, 403, 404, 410 and every other 4xx or 3xx: no retry; Slack's error
- *   string (`invalid_payload`, `channel_is_archived`, ...) is returned.
+ * - 5xx, 408, and network errors before the request went out (connection
+ *   refused, DNS, unreachable, TLS): back off (1 s, 2 s, 4 s... capped) and try
+ *   again, `maxAttempts` in all.
+ * - a timeout, or the connection dropped after the request was sent (reset,
+ *   closed): Slack may have taken the message, so trying again in the same run
+ *   could post it twice: `timeoutAttempts` (default 1) ends this run's
+ *   attempts; the next run tries once more.
+ * - Slack's 200 whose body never arrived whole: sent (the status is Slack's word).
+ * - 400, 403, 404, 410 and every other 4xx or 3xx, and a 2xx other than 200
+ *   (not Slack's answer: a proxy may have passed it on): no retry; Slack's
+ *   error string (`invalid_payload`, `channel_is_archived`, ...) is returned.
  *
  * Redirects are never followed (`redirect: 'manual'`): a webhook URL that
  * redirects is misconfigured, and workerd rejects the library's own
@@ -37,7 +41,10 @@ export type DeliveryPolicy = {
   timeoutMs: number
   /** Requests per message per run, retries included. */
   maxAttempts: number
-  /** Requests per message per run that may time out before this run stops (each may have been posted). */
+  /**
+   * Requests per message per run that may end without an answer (a timeout, a
+   * connection dropped after sending) before this run stops: each may have been posted.
+   */
   timeoutAttempts: number
   /** First backoff after a 5xx or network error; doubles each time. */
   backoffMs: number
@@ -84,8 +91,8 @@ type Failure = {
   status: number | null
   error: string
   waitMs?: number
-  /** No answer in time: Slack may have posted it. */
-  timedOut?: boolean
+  /** No answer (a timeout, a connection dropped after sending): Slack may have posted it. */
+  unanswered?: boolean
   /** Slack's Retry-After when it is past what a run waits: not before then. */
   retryAfterMs?: number
 }
@@ -118,16 +125,19 @@ export async function sendToSlack(
     try {
       await webhook.send(payload)
       if (last?.status === 200) return { ok: true, attempts: attempt, httpStatus: 200 }
-      // 2xx but not 200: not Slack's answer (a proxy?); not counted as sent.
+      // 2xx but not 200: not Slack's answer (a proxy?), which may have passed it on: never
+      // sent again through it (a proxy that always says 204 would repeat it every run).
       failure = {
-        retryable: true,
+        retryable: false,
         status: last?.status ?? null,
-        error: `HTTP ${last?.status}: Slack answers 200`,
+        error: `HTTP ${last?.status}: Slack answers 200 (is something between here and Slack? the message may have been posted)`,
       }
     } catch (error) {
+      // Slack said 200 and the body ("ok") was cut off or timed out: it posted the message.
+      if (last?.status === 200) return { ok: true, attempts: attempt, httpStatus: 200 }
       failure = classify(error, last, policy, now())
     }
-    if (failure.timedOut) timeouts++
+    if (failure.unanswered) timeouts++
     const giveUp =
       !failure.retryable ||
       attempt >= policy.maxAttempts ||
@@ -167,6 +177,14 @@ type WebhookError = {
   original?: { name?: string; message?: string; cause?: { code?: string; message?: string } }
 }
 
+/**
+ * Network errors raised before the request could go out (Node's codes): nothing
+ * reached Slack, so retrying in this run cannot post twice. Any other network
+ * error (a reset, a closed socket, a runtime's own wording) may have come after.
+ */
+const NOT_SENT =
+  /^(?:ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EAI_NONAME|EHOSTUNREACH|ENETUNREACH|EHOSTDOWN|ENETDOWN|EADDRNOTAVAIL|UND_ERR_CONNECT_TIMEOUT|ERR_TLS_\w+|ERR_SSL_\w+|CERT_\w+|UNABLE_TO_\w+|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN)$/
+
 function classify(
   error: unknown,
   last: { status: number; retryAfter: string | null } | undefined,
@@ -175,48 +193,29 @@ function classify(
 ): Failure {
   const e = (typeof error === 'object' && error !== null ? error : {}) as WebhookError
   if (e.code === ErrorCode.HTTPError && typeof e.statusCode === 'number') {
-    const status = e.statusCode
-    const said = e.body?.trim() ? `: ${errorText(e.body, 200)}` : ''
-    if (status === 429) {
-      const wait = retryAfterMs(last?.retryAfter, now) ?? policy.backoffMs
-      return wait > policy.maxRetryAfterMs
-        ? {
-            retryable: true,
-            status,
-            error: `HTTP 429${said} (rate limited; Retry-After ${Math.round(wait / 1000)} s is past the ${policy.maxRetryAfterMs / 1000} s cap: retried on the next run)`,
-            waitMs: -1,
-            retryAfterMs: wait,
-          }
-        : {
-            retryable: true,
-            status,
-            error: `HTTP 429${said} (rate limited)`,
-            waitMs: Math.max(wait, 1000),
-          }
-    }
-    if (status >= 500 || status === 408)
-      return { retryable: true, status, error: `HTTP ${status}${said}` }
-    const redirect =
-      status >= 300 && status < 400
-        ? ' (the webhook URL redirects: use the URL Slack gave you)'
-        : ''
-    return { retryable: false, status, error: `HTTP ${status}${said}${redirect}` }
+    return httpFailure(e.statusCode, e.body, last, policy, now)
   }
   if (e.code === ErrorCode.RequestError) {
+    // An answer whose body was cut off: its status decides.
+    if (last) return httpFailure(last.status, undefined, last, policy, now)
     const original = e.original
     if (original?.name === 'TimeoutError' || original?.name === 'AbortError') {
       return {
-        timedOut: true,
+        unanswered: true,
         retryable: true,
         status: null,
         error: `no answer within ${policy.timeoutMs} ms (timeout)`,
       }
     }
-    const cause = original?.cause?.code ?? original?.cause?.message
+    const code = original?.cause?.code
+    const cause = code ?? original?.cause?.message
+    const said = `network error: ${errorText(original?.message ?? 'request failed', 200)}${cause ? ` (${errorText(String(cause), 100)})` : ''}`
+    if (code && NOT_SENT.test(code)) return { retryable: true, status: null, error: said }
     return {
+      unanswered: true,
       retryable: true,
       status: null,
-      error: `network error: ${errorText(original?.message ?? 'request failed', 200)}${cause ? ` (${errorText(String(cause), 100)})` : ''}`,
+      error: `${said}: the connection dropped after the request was sent, Slack may have posted it`,
     }
   }
   return {
@@ -224,4 +223,37 @@ function classify(
     status: null,
     error: `could not send: ${errorText(messageOf(error), 200)}`,
   }
+}
+
+/** What an HTTP answer other than Slack's 200 means (its body, when it arrived). */
+function httpFailure(
+  status: number,
+  body: string | undefined,
+  last: { status: number; retryAfter: string | null } | undefined,
+  policy: DeliveryPolicy,
+  now: Date,
+): Failure {
+  const said = body?.trim() ? `: ${errorText(body, 200)}` : ''
+  if (status === 429) {
+    const wait = retryAfterMs(last?.retryAfter, now) ?? policy.backoffMs
+    return wait > policy.maxRetryAfterMs
+      ? {
+          retryable: true,
+          status,
+          error: `HTTP 429${said} (rate limited; Retry-After ${Math.round(wait / 1000)} s is past the ${policy.maxRetryAfterMs / 1000} s cap: retried on the next run)`,
+          waitMs: -1,
+          retryAfterMs: wait,
+        }
+      : {
+          retryable: true,
+          status,
+          error: `HTTP 429${said} (rate limited)`,
+          waitMs: Math.max(wait, 1000),
+        }
+  }
+  if (status >= 500 || status === 408)
+    return { retryable: true, status, error: `HTTP ${status}${said}` }
+  const redirect =
+    status >= 300 && status < 400 ? ' (the webhook URL redirects: use the URL Slack gave you)' : ''
+  return { retryable: false, status, error: `HTTP ${status}${said}${redirect}` }
 }
