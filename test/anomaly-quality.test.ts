@@ -84,40 +84,44 @@ function scenarios(): Scenario[] {
     seasonality: Scenario['seasonality'],
     last: string,
     counts: number[][],
-    options: { goal?: Scenario['goal']; leaveOut?: boolean } = {},
-  ) => ({
-    id,
-    series: 'weekly-seasonal daily, 16 weeks',
-    seasonality,
-    // With day_of_week, the 15 same weekdays before; without, the default 28 days.
-    training: seasonality === 'day_of_week' ? '105 days (15 same weekdays)' : '28 days',
-    last,
-    counts: seasonality === 'day_of_week' ? counts : counts.map((c) => c.slice(0, 29)),
-    period: seasonality === 'day_of_week' ? 7 : 1,
-    leaveOut: options.leaveOut ?? true,
-    ...(options.goal ? { goal: options.goal } : {}),
-  })
+    options: { goal?: Scenario['goal']; leaveOut?: boolean; weeks?: number } = {},
+  ) => {
+    // With day_of_week, the 15 same weekdays before (or `weeks` of them); without, the default 28 days.
+    const weeks = options.weeks ?? 15
+    const days = seasonality === 'day_of_week' ? 7 * weeks : 28
+    return {
+      id,
+      series: 'weekly-seasonal daily, 16 weeks',
+      seasonality,
+      training:
+        seasonality === 'day_of_week'
+          ? `${days} days (${weeks} same weekdays${weeks === 8 ? ', the default' : ''})`
+          : `${days} days`,
+      last,
+      counts: counts.map((c) => c.slice(0, days + 1)),
+      period: seasonality === 'day_of_week' ? 7 : 1,
+      leaveOut: options.leaveOut ?? true,
+      ...(options.goal ? { goal: options.goal } : {}),
+    }
+  }
   return [
     hourlyCase('hourly', 'normal', hourly, { max: 0.005 }),
     hourlyCase('hourly_drop50', '50 % drop', hourly.map(drop(0.5, 0)), { min: 0.99 }),
     hourlyCase('hourly_drop20', '20 % drop', hourly.map(drop(0.2, 0))),
-    hourlyCase(
-      'hourly_after_drop',
-      'normal, the hour before a 50 % drop',
-      hourly.map(drop(0.5, 1)),
-      {
-        max: 0.005,
-      },
-    ),
+    hourlyCase('hourly_after_drop', 'normal, an hour after a 50 % drop', hourly.map(drop(0.5, 1)), {
+      max: 0.005,
+    }),
     hourlyCase(
       'hourly_drop_after_drop',
-      '50 % drop, the hour before one too',
+      '50 % drop, an hour after one',
       hourly.map(drop(0.5, 0, 1)),
       {
         min: 0.99,
       },
     ),
     dailyCase('daily_dow', 'day_of_week', 'normal', daily, { goal: { max: 0.015 } }),
+    // A day_of_week check's default training (8 weeks): reported, as what a check gets untuned.
+    dailyCase('daily_dow_default', 'day_of_week', 'normal', daily, { weeks: 8 }),
     dailyCase('daily_flat', 'none', 'normal', daily),
     dailyCase('daily_dow_drop50', 'day_of_week', '50 % drop', daily.map(drop(0.5, 0)), {
       goal: { min: 0.99 },
