@@ -22,6 +22,7 @@ import { alertSettings, databaseLabel } from '../alerts/config/index.ts'
 import { recordHeartbeat } from '../alerts/heartbeat/index.ts'
 import { type NotifyOptions, notifyRun } from '../alerts/notify/index.ts'
 import { parseCatalog } from '../checks/catalog.ts'
+import { countsSettle, settleCounts } from '../checks/counts-settle.ts'
 import { tickOf } from '../checks/cron.ts'
 import {
   consumeBatch,
@@ -158,6 +159,7 @@ async function runScheduled(
 ) {
   const bindings = config(env)
   const fanOut = fanOutSettings(env)
+  const settle = countsSettle(env)
   const slack = alertSettings(env)
   if (slack.problem) console.error(`dq-monitor: ${slack.problem}`)
   const at = tickOf(controller.cron, new Date(controller.scheduledTime))
@@ -172,6 +174,9 @@ async function runScheduled(
       for (const problem of beat.problems) console.error(`dq-monitor: ${problem}`)
       return undefined
     }
+    // Unchanged answers read PostgreSQL's change counters, which sessions publish up to
+    // 60 s late: read them 61 s after the tick, every write committed before it counts.
+    await settleCounts(at, settle)
     // The tick's time alone: two triggers firing in the same minute run the same checks.
     const idempotencyKey = `scheduled@${at.toISOString()}`
     if (fanOut.queue) {
@@ -275,7 +280,8 @@ export default {
             // (notifyTick logged the alerts' own outcome.)
             console.error(`dq-monitor: run not recorded: ${run.recordError}`)
           }
-          if (run && !(env as { SLACK_WEBHOOK_URL?: unknown }).SLACK_WEBHOOK_URL) {
+          const slack = alertSettings(env)
+          if (run && !slack.webhooks && !slack.problem) {
             console.warn('dq-monitor: SLACK_WEBHOOK_URL is not set: alerts are off')
           }
         },

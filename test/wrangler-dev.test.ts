@@ -86,9 +86,11 @@ describe.runIf(engines().includes('postgres'))('wrangler dev --test-scheduled', 
     const tick = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000)
     const response = await fetch(`${base}/__scheduled?cron=${encodeURIComponent('0 * * * *')}`)
     expect(response.status).toBe(200)
-    // scheduled() hands the run to waitUntil: poll history until it is complete (up to 60 s).
+    // scheduled() hands the run to waitUntil: poll history until it is complete (up to
+    // 150 s: in an hour's first minute the tick first waits for the change counters to
+    // settle, DQ_COUNTS_SETTLE_SECONDS, 61 s by default).
     let runs: { id: string; trigger: string; idempotency_key: string }[] = []
-    for (let attempt = 0; attempt < 300 && runs.length === 0; attempt++) {
+    for (let attempt = 0; attempt < 750 && runs.length === 0; attempt++) {
       runs = await database.query(
         `select id, trigger, idempotency_key from dq.runs where trigger = 'cron' and completed`,
       )
@@ -111,7 +113,7 @@ describe.runIf(engines().includes('postgres'))('wrangler dev --test-scheduled', 
     expect(results.find((r) => r.check_name === 'breezeway_task_comments_duplicates')?.value).toBe(
       '14194',
     )
-  })
+  }, 180_000)
 
   it('serves the HTTP API: a bearer-authenticated run of one check', async () => {
     const unauthorized = await fetch(`${base}/checks`)

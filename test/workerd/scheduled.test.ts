@@ -10,7 +10,7 @@ import {
 } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import postgres from 'postgres'
-import { describe, expect, inject, it } from 'vitest'
+import { describe, expect, inject, it, vi } from 'vitest'
 import worker from '../../functions/worker.ts'
 
 const hasDatabase = inject('workerdDatabaseUrl') !== ''
@@ -106,6 +106,22 @@ describe.runIf(hasDatabase)('scheduled', () => {
     expect(body.error.code).toBe('config')
     expect(body.error.message).toContain('SLACK_WEBHOOK_URL')
     expect(body.error.message).not.toContain('not-a-url')
+  })
+
+  it('a malformed DQ_COUNTS_SETTLE_SECONDS fails the tick naming it, and records nothing', async () => {
+    const at = new Date('2026-11-23T08:00:00Z')
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {})
+    try {
+      await fire('0 * * * *', at, { ...env, DQ_COUNTS_SETTLE_SECONDS: 'soon' })
+      expect(logged.mock.calls.flat().join('\n')).toMatch(
+        /scheduled run failed: DQ_COUNTS_SETTLE_SECONDS must be a whole number from 0 to 600/,
+      )
+    } finally {
+      logged.mockRestore()
+    }
+    const runs = await sql`
+      select id from dq.runs where idempotency_key = ${`scheduled@${at.toISOString()}`}`
+    expect(runs).toHaveLength(0)
   })
 
   it('a tick at which no check is due records nothing', async () => {
