@@ -25,6 +25,8 @@ export default defineConfig({
           bindings: {
             DQ_API_TOKEN: WORKERD_API_TOKEN,
             DQ_DATABASE_URL: inject('fanOutDatabaseUrl') || NO_DATABASE_URL,
+            // Its last tick is the current hour: no waiting for the change counters to settle.
+            DQ_COUNTS_SETTLE_SECONDS: '0',
             ...(slack.slackUrl ? { SLACK_WEBHOOK_URL: slack.slackUrl } : {}),
           },
         },
