@@ -70,21 +70,36 @@ Exit codes: 0 valid, 2 invalid (the catalog, or a check that does not resolve).
   },
 }
 
-/** What each generator expanded to: one line per generated check, with its row. */
+/**
+ * What each generator expanded to: one line per generated check, with the
+ * fields of its row that the placeholders use (the rest of a wide registry
+ * row would crowd out the tables the check reads).
+ */
 function expansionLines(catalog: Catalog): string[] {
   const lines: string[] = []
   for (const entry of catalog.generators) {
     const by = generatorId(entry)
+    const used = placeholderColumns(entry)
     const made = catalog.checks.filter((check) => check.generated?.by === by)
     lines.push(
       `${by} (from ${entry.generate.from}): ${made.length} check${made.length === 1 ? '' : 's'}`,
     )
     for (const check of made) {
-      const row = JSON.stringify(check.generated?.row ?? {})
-      lines.push(`  ${check.name}  ${row.length > 160 ? `${row.slice(0, 160)}…` : row}`)
+      const row = check.generated?.row ?? {}
+      const shown = used.filter((column) => column in row)
+      const text = JSON.stringify(
+        shown.length > 0 ? Object.fromEntries(shown.map((column) => [column, row[column]])) : row,
+      )
+      lines.push(`  ${check.name}  ${text.length > 200 ? `${text.slice(0, 200)}…` : text}`)
     }
   }
   return lines
+}
+
+/** The columns a generator's placeholders name, in order of first use (name template first). */
+function placeholderColumns(entry: Catalog['generators'][number]): string[] {
+  const text = `${entry.generate.name} ${JSON.stringify(entry.generate.check)}`
+  return [...new Set([...text.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1] ?? ''))]
 }
 
 async function unresolved(port: DatabasePort, catalog: Catalog) {
