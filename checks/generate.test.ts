@@ -29,6 +29,7 @@ const FIXTURE = `
     ('Alpha!',         'src.a',                             'dst.a',      'k',     true),
     ('alpha?',         'src.a',                             'dst.a',      'k',     true),
     ('quote"d',        'src.a',                             'dst.a',      'k"; --',true),
+    ('hidden',         'src."a""; drop table src.victim; --"', 'dst.a',  'k',     true),
     ('inactive',       'src.a',                             'dst.a',      'k',     false);
 `
 
@@ -67,6 +68,7 @@ describe.each(engines())('generated checks on %s', (engine) => {
         'alpha_gap',
         'alpha_gap',
         'alpha_gap',
+        'hidden_gap',
         'missing_table_gap',
         'mixed_gap',
         'no_column_gap',
@@ -117,7 +119,16 @@ describe.each(engines())('generated checks on %s', (engine) => {
     expect(byName.null_target_gap?.error).toMatch(
       /generate\.check\.target\.table: \{target_table\} is empty in this row/,
     )
-    expect(byName.quote_d_gap?.status).toBe('error')
+    expect(byName.quote_d_gap).toMatchObject({ status: 'error', error_code: 'invalid_catalog' })
+    expect(byName.quote_d_gap?.error).toBe(
+      'generate.check.source.key: {key_column} is k"; --, which is not a name (a value is read as an identifier, never as SQL)',
+    )
+    // A valid quoted name hiding ";" and "--": written as one quoted identifier, then refused
+    // as a check field like any hand-written one, before it reaches the database.
+    expect(byName.hidden_gap).toMatchObject({ status: 'error', error_code: 'invalid_catalog' })
+    expect(byName.hidden_gap?.error).toBe(
+      'generate.check.source.table: must be a single SQL expression: no ";"; generate.check.source.table: must not contain SQL comments ("--" or "/*")',
+    )
     expect(run.recorded).toBe(true)
     const [victim] = await database().query<{ n: number }>(
       'select count(*)::int as n from src.victim',
