@@ -2,7 +2,8 @@
  * The status page's whole stylesheet (a few KB, served at /status.css with a
  * version in its URL, so it is cached until it changes) and its icon. System
  * fonts, readable on a phone (tables turn into cards below 700 px), visible
- * keyboard focus, text contrast of at least 7:1 on status colours.
+ * keyboard focus (an outline of at least 3:1 on the page and its panels, WCAG
+ * 1.4.11), text contrast of at least 7:1 on status colours (style.test.ts).
  */
 
 export const STYLESHEET = `
@@ -12,7 +13,7 @@ export const STYLESHEET = `
 *{box-sizing:border-box}
 body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--ink);background:var(--bg)}
 a{color:var(--link)}
-a:focus-visible,button:focus-visible,input:focus-visible,main:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}
+a:focus-visible,button:focus-visible,input:focus-visible,main:focus-visible{outline:3px solid #b45309;outline-offset:2px}
 .skip{position:absolute;left:-999px;top:0;background:var(--ink);color:#fff;padding:.5rem 1rem;z-index:1}
 .skip:focus{left:.5rem}
 .top{display:flex;flex-wrap:wrap;align-items:center;gap:.5rem 1.5rem;padding:.75rem 1rem;border-bottom:1px solid var(--line);background:var(--panel)}

@@ -65,6 +65,16 @@ describe.each(engines())('the status page on the demo incidents, %s', (engine) =
       'person_discovery_to_core_gap',
     ])
     expect(html).toContain('20 fail')
+    // The summary chips too: every status there is an icon and a word, not a colour alone.
+    const start = html.indexOf('<ul class="summary"')
+    const summary = html.slice(start, html.indexOf('</ul>', start))
+    const chips = [...summary.matchAll(/<a [^>]*class="badge (\w+)"[^>]*>(.*?)<\/a>/g)]
+    expect(chips.map((chip) => chip[1])).toEqual(['fail', 'error', 'warn', 'pass'])
+    for (const [chip] of chips)
+      expect(chip).toMatch(/<span class="icon" aria-hidden="true">.<\/span>\d+ \w+</)
+    expect(summary).toContain(
+      '<a href="/?status=fail" class="badge fail"><span class="icon" aria-hidden="true">✕</span>20 fail</a>',
+    )
     expect(html).toContain(
       '<span class="badge fail"><span class="icon" aria-hidden="true">✕</span>fail</span>',
     )

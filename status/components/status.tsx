@@ -15,11 +15,16 @@ const WORDS: Record<PageStatus, string> = {
 
 export const statusWord = (status: PageStatus): string => WORDS[status]
 
+/** The status's icon, for anything that shows a status by its colour (badges, summary chips). */
+export const StatusIcon = (props: { status: PageStatus }) => (
+  <span class="icon" aria-hidden="true">
+    {ICONS[props.status]}
+  </span>
+)
+
 export const StatusBadge = (props: { status: PageStatus }) => (
   <span class={`badge ${props.status}`}>
-    <span class="icon" aria-hidden="true">
-      {ICONS[props.status]}
-    </span>
+    <StatusIcon status={props.status} />
     {WORDS[props.status]}
   </span>
 )

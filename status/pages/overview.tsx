@@ -8,7 +8,7 @@ import type { ResolvedCheck } from '../../checks/catalog.ts'
 import { keyFigure } from '../../checks/result.ts'
 import { Sparkline } from '../components/chart.tsx'
 import { Layout } from '../components/layout.tsx'
-import { StatusBadge, statusWord } from '../components/status.tsx'
+import { StatusBadge, StatusIcon, statusWord } from '../components/status.tsx'
 import { Ago } from '../components/time.tsx'
 import type { Viewer } from '../session.ts'
 import type { Incident, Monitor, OverviewData } from '../store.ts'
@@ -46,6 +46,7 @@ export const OverviewPage = (props: {
         {PAGE_STATUSES.filter((s) => counts.get(s)).map((status) => (
           <li>
             <a href={filterHref({}, { status })} class={`badge ${status}`}>
+              <StatusIcon status={status} />
               {`${counts.get(status)} ${statusWord(status)}`}
             </a>
           </li>
