@@ -16,10 +16,10 @@ import { engines, openTestDatabase } from './support/databases.ts'
 
 const exec = promisify(execFile)
 
-async function dq(args: string[]) {
+async function dq(args: string[], env: Record<string, string> = {}) {
   try {
     const { stdout, stderr } = await exec(process.execPath, ['bin/dq.js', ...args], {
-      env: { ...process.env, NO_COLOR: '1', DQ_DATABASE_URL: '', DQ_CATALOG: '' },
+      env: { ...process.env, NO_COLOR: '1', DQ_DATABASE_URL: '', DQ_CATALOG: '', ...env },
     })
     return { code: 0, stdout, stderr }
   } catch (error) {
@@ -234,5 +234,103 @@ describe.each(engines())('generated checks in the dq CLI on %s', (engine) => {
         "update reference.enrichment_workflow_registry set is_active = true where workflow_name = 'job_postings'",
       )
     }
+  })
+})
+
+describe('npm start (dq demo) prints the figures of SCENARIOS sections 6-9', () => {
+  let demo: { code: number; stdout: string; stderr: string }
+  /** The demo's results table, one row per check: [status, value, what]. */
+  let rows: Map<string, [string, string, string]>
+
+  beforeAll(async () => {
+    demo = await dq(['demo'], { SLACK_WEBHOOK_URL: '', SLACK_WEBHOOK_URL_CRITICAL: '' })
+    rows = new Map()
+    for (const line of demo.stdout.split('\n')) {
+      const [status, check, value, what, owner] = line.split(/ {2,}/)
+      if (check && owner?.startsWith('@') && /^(PASS|WARN|FAIL|ERROR)$/.test(status ?? '')) {
+        rows.set(check, [status as string, value as string, what as string])
+      }
+    }
+  })
+
+  it('exits 0 with every check in the table', () => {
+    expect(demo.code).toBe(0)
+    expect(rows.size).toBe(26)
+    expect(demo.stdout).toContain('26 checks: 20 fail, 1 error, 1 warn, 4 pass')
+  })
+
+  it('6. the registry: the generated gaps, company_news an error, 5 of 13 tables unregistered', () => {
+    expect(rows.get('person_profile_to_core_gap')).toEqual([
+      'FAIL',
+      '120',
+      '120 of 2,000 source rows missing (6.0%)',
+    ])
+    expect(rows.get('person_discovery_to_core_gap')).toEqual([
+      'PASS',
+      '0',
+      '0 of 1,500 source rows missing (0.0%)',
+    ])
+    expect(rows.get('company_headcount_to_core_gap')).toEqual([
+      'PASS',
+      '0',
+      '0 of 800 source rows missing (0.0%)',
+    ])
+    expect(rows.get('company_technographics_to_core_gap')).toEqual([
+      'WARN',
+      '10',
+      '10 of 1,000 source rows missing (1.0%)',
+    ])
+    expect(rows.get('job_postings_to_core_gap')).toEqual([
+      'FAIL',
+      '600',
+      '600 of 600 source rows missing (100.0%)',
+    ])
+    expect(rows.get('company_news_to_core_gap')).toEqual([
+      'ERROR',
+      '-',
+      'check field "target.table": relation "core.company_news" does not exist',
+    ])
+    expect(rows.has('person_contact_to_core_gap')).toBe(false)
+    expect(rows.has('company_customers_to_core_gap')).toBe(false)
+    const registry =
+      '5 of 13 source rows missing (38.5%): extracted.company_discovery, extracted.companyenrich_company, extracted.linkedin_company, extracted.linkedin_profile, extracted.person_experience'
+    expect(rows.get('enrichment_registry_complete')).toEqual(['FAIL', '5', registry])
+    // The Slack message names them too, and says which check cannot run.
+    expect(demo.stdout).toContain(`Value *5* · fail above 0\n${registry}\n`)
+    expect(demo.stdout).toContain(
+      ':warning: *company_news_to_core_gap* cannot run: ERROR\nevery extracted row of this registered workflow reaches core\nError: check field "target.table": relation "core.company_news" does not exist\n',
+    )
+  })
+
+  it('7. required fields: 2,900 of 10,000 with blank text counted, 2,850 without', () => {
+    expect(rows.get('lead_profiles_required_fields')).toEqual([
+      'FAIL',
+      '2,900',
+      '2,900 of 10,000 rows miss a required field (29.0%): matched_job_function 1,250, company_country 1,000, matched_seniority 625, person_country 400, company_name 300',
+    ])
+    expect(rows.get('lead_profiles_required_fields_null_only')).toEqual([
+      'FAIL',
+      '2,850',
+      '2,850 of 10,000 rows miss a required field (28.5%): matched_job_function 1,250, company_country 1,000, matched_seniority 625, person_country 400, company_name 250',
+    ])
+  })
+
+  it('8. freshness: 148 of 200 payloads behind their row; linkedin_profile 72.0 h old', () => {
+    const [status, value, what] = rows.get('companyenrich_updates_landed') ?? []
+    expect([status, value]).toEqual(['FAIL', '148'])
+    expect(what).toMatch(
+      /^148 of 200 source rows behind their target row \(74\.0%\), max lag [\d.]+ h; 0 without a target row$/,
+    )
+    const [fresh, hours, age] = rows.get('linkedin_profile_freshness') ?? []
+    expect([fresh, hours]).toEqual(['FAIL', '72'])
+    expect(age).toMatch(/^newest row 72\.0 h old \(\d{4}-\d\d-\d\dT[\d:]+\+00:00\)$/)
+  })
+
+  it('9. stuck runs: 37 of 1,000 running for more than 6 hours', () => {
+    expect(rows.get('enrichment_runs_stuck')).toEqual([
+      'FAIL',
+      '37',
+      '37 of 1,000 rows match (3.7%)',
+    ])
   })
 })
