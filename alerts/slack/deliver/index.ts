@@ -180,7 +180,8 @@ type WebhookError = {
 /**
  * Network errors raised before the request could go out (Node's codes): nothing
  * reached Slack, so retrying in this run cannot post twice. Any other network
- * error (a reset, a closed socket, a runtime's own wording) may have come after.
+ * error (a reset, a closed socket, or workerd's, which carry no code) may have
+ * come after the request went out.
  */
 const NOT_SENT =
   /^(?:ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EAI_NONAME|EHOSTUNREACH|ENETUNREACH|EHOSTDOWN|ENETDOWN|EADDRNOTAVAIL|UND_ERR_CONNECT_TIMEOUT|ERR_TLS_\w+|ERR_SSL_\w+|CERT_\w+|UNABLE_TO_\w+|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN)$/
@@ -215,7 +216,7 @@ function classify(
       unanswered: true,
       retryable: true,
       status: null,
-      error: `${said}: the connection dropped after the request was sent, Slack may have posted it`,
+      error: `${said}: the request may have reached Slack (no more tries this run)`,
     }
   }
   return {
