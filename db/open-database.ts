@@ -34,35 +34,67 @@ export type DatabaseChoice =
 
 const REFERENCE_HELP = 'use postgres://user@host:5432/db, pglite:memory or pglite:DIR'
 
-/** Which adapter, from a reference and the environment; DqError('config') when none fits. */
-export function chooseDatabase(source: {
-  reference?: string | undefined
-  env?: DatabaseEnv
-}): DatabaseChoice {
+/** The setting that names a database, in the order they win; blank values name none. */
+type Selection =
+  | { by: 'reference'; reference: string }
+  | { by: 'hyperdrive'; url: string }
+  | { by: 'url'; url: string }
+  | { by: 'supabase'; url: string | undefined; key: string | undefined }
+
+type DatabaseSource = { reference?: string | undefined; env?: DatabaseEnv | undefined }
+
+function select(source: DatabaseSource): Selection | undefined {
   const env = source.env ?? {}
   const reference = source.reference?.trim()
-  if (reference) return fromReference(reference, 'reference')
+  if (reference) return { by: 'reference', reference }
   if (env.HYPERDRIVE?.connectionString) {
-    return { adapter: 'postgres', url: env.HYPERDRIVE.connectionString, via: 'hyperdrive' }
+    return { by: 'hyperdrive', url: env.HYPERDRIVE.connectionString }
   }
   const url = env.DQ_DATABASE_URL?.trim()
-  if (url) return fromReference(url, 'url')
-  const supabaseUrl = env.SUPABASE_URL?.trim()
-  const key = env.SUPABASE_SERVICE_ROLE_KEY?.trim()
-  if (!supabaseUrl && !key) {
-    throw new DqError(
-      'config',
-      'no database: pass --db postgres://... (or pglite:memory, pglite:DIR), set DQ_DATABASE_URL, or set SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY to use a Supabase project through its API',
-    )
+  if (url) return { by: 'url', url }
+  const supabaseUrl = env.SUPABASE_URL?.trim() || undefined
+  const key = env.SUPABASE_SERVICE_ROLE_KEY?.trim() || undefined
+  if (supabaseUrl || key) return { by: 'supabase', url: supabaseUrl, key }
+  return undefined
+}
+
+/**
+ * Whether the reference or the environment names a database at all (for
+ * commands where one is optional). The same reading as chooseDatabase: a
+ * blank DQ_DATABASE_URL names none, as if unset; a half-set Supabase pair
+ * names one, so that chooseDatabase says which half is missing.
+ */
+export function databaseConfigured(source: DatabaseSource): boolean {
+  return select(source) !== undefined
+}
+
+/** Which adapter, from a reference and the environment; DqError('config') when none fits. */
+export function chooseDatabase(source: DatabaseSource): DatabaseChoice {
+  const selection = select(source)
+  switch (selection?.by) {
+    case undefined:
+      throw new DqError(
+        'config',
+        'no database: pass --db postgres://... (or pglite:memory, pglite:DIR), set DQ_DATABASE_URL, or set SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY to use a Supabase project through its API',
+      )
+    case 'reference':
+      return fromReference(selection.reference, 'reference')
+    case 'hyperdrive':
+      return { adapter: 'postgres', url: selection.url, via: 'hyperdrive' }
+    case 'url':
+      return fromReference(selection.url, 'url')
+    case 'supabase': {
+      const { url, key } = selection
+      if (!url || !key) {
+        const missing = url ? 'SUPABASE_SERVICE_ROLE_KEY' : 'SUPABASE_URL'
+        throw new DqError(
+          'config',
+          `${missing} is not set: a Supabase project needs both SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY (or pass --db / DQ_DATABASE_URL instead)`,
+        )
+      }
+      return { adapter: 'supabase', url, key }
+    }
   }
-  if (!supabaseUrl || !key) {
-    const missing = supabaseUrl ? 'SUPABASE_SERVICE_ROLE_KEY' : 'SUPABASE_URL'
-    throw new DqError(
-      'config',
-      `${missing} is not set: a Supabase project needs both SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY (or pass --db / DQ_DATABASE_URL instead)`,
-    )
-  }
-  return { adapter: 'supabase', url: supabaseUrl, key }
 }
 
 function fromReference(reference: string, via: 'reference' | 'url'): DatabaseChoice {
@@ -98,7 +130,7 @@ export function allowPrivilegedLogin(env: DatabaseEnv | undefined): boolean {
 
 /** Opens the chosen adapter. PGlite is loaded only when chosen (the Worker never bundles it). */
 export async function openDatabase(
-  source: { reference?: string | undefined; env?: DatabaseEnv },
+  source: DatabaseSource,
   options: OpenOptions = {},
 ): Promise<DatabasePort> {
   const choice = chooseDatabase(source)

@@ -91,11 +91,6 @@ export async function withDatabase<T>(
   }
 }
 
-/** Is any database configured (for commands where one is optional)? */
-export function databaseConfigured(flags: Pick<Flags, 'db'>, io: Io): boolean {
-  return Boolean(flags.db || io.env.DQ_DATABASE_URL || io.env.SUPABASE_URL)
-}
-
 /**
  * A numeric option: digits only (no "1e3", "0x10" or "1.5"), within bounds;
  * `default` when it is not given. DqError('invalid_input') naming the option.

@@ -13,15 +13,10 @@ import { expandCatalog } from '../../checks/generate.ts'
 import { generatorId } from '../../checks/generator-entry.ts'
 import { describeCatalog, loadCatalog } from '../../checks/load-catalog.ts'
 import { indexAdvice, validateCheck } from '../../checks/store.ts'
+import { databaseConfigured } from '../../db/open-database.ts'
 import { messageOf } from '../../kernel/errors.ts'
 import type { DatabasePort } from '../../kernel/port.ts'
-import {
-  CATALOG_HELP,
-  type Command,
-  DATABASE_HELP,
-  databaseConfigured,
-  withDatabase,
-} from './context.ts'
+import { CATALOG_HELP, type Command, DATABASE_HELP, withDatabase } from './context.ts'
 
 export const validate: Command = {
   name: 'validate',
@@ -46,7 +41,7 @@ Exit codes: 0 valid, 2 invalid (the catalog, or a check that does not resolve).
     const loaded = await loadCatalog({ path: flags.catalog, env: io.env })
     const generators = loaded.generators.length
     io.stdout.write(`${describeCatalog(loaded)}, schema OK\n`)
-    if (!databaseConfigured(flags, io)) {
+    if (!databaseConfigured({ reference: flags.db, env: io.env })) {
       if (generators)
         io.stdout.write('  (generators expand against a database: give --db to see their checks)\n')
       return 0 // schema only: no database given
