@@ -3,9 +3,10 @@
  * (`call`): measure a check, plan it, advise indexes, claim and record runs,
  * read history. Replies are validated here, at the boundary.
  *
- * Only the fields that change a measurement reach SQL: the runner's and the
- * policy's fields (threshold, severity, owner, schedule...) are stripped
- * first, so the spec hash of incremental runs never moves when they change.
+ * Only what the kind's SQL reads reaches it: the runner's and the policy's
+ * fields (threshold, severity, owner, schedule, anomaly, generated...) never
+ * do, so dq.spec_hash, which hashes the spec as sent, never moves when they
+ * change (incremental watermarks and unchanged answers are kept).
  *
  * @example
  * ```ts
@@ -17,7 +18,8 @@
 import { z } from 'zod'
 import { isoTimestamp, parseReply } from '../kernel/parse.ts'
 import type { DatabasePort } from '../kernel/port.ts'
-import { type Anomaly, RUNNER_FIELDS } from './fields.ts'
+import { type Anomaly, commonFields, RUNNER_FIELDS } from './fields.ts'
+import { KINDS } from './kinds/index.ts'
 import {
   type HistoryEntry,
   HistoryEntrySchema,
@@ -37,10 +39,34 @@ export type RunClaim = Pick<RunResult, 'run_id' | 'trigger' | 'started_at'> & {
 
 type Spec = { name: string; kind: string } & Record<string, unknown>
 
-/** The spec as SQL gets it: name, kind and the kind's own fields. */
+/**
+ * The fields SQL reads of each kind's checks: name (single flight, history),
+ * fullEvery (when an unchanged answer must scan again) and the kind's own
+ * fields, `kind` among them.
+ */
+const SQL_FIELDS = new Map(
+  KINDS.map((kind) => [
+    kind.kind as string,
+    new Set([
+      'name',
+      'fullEvery',
+      ...Object.keys(kind.schema.shape).filter((field) => !(field in commonFields)),
+    ]),
+  ]),
+)
+
+/**
+ * The spec as SQL gets it: only the fields its kind's SQL reads, whatever
+ * else the check carries (a check stored by another deploy may carry more).
+ * A kind this code does not know loses the runner's fields only, and SQL
+ * names the unknown kind.
+ */
 function measurementSpec(check: object): Record<string, unknown> {
+  const fields = SQL_FIELDS.get(String((check as { kind?: unknown }).kind))
   return Object.fromEntries(
-    Object.entries(check).filter(([field]) => !RUNNER_FIELDS.includes(field)),
+    Object.entries(check).filter(([field]) =>
+      fields ? fields.has(field) : !RUNNER_FIELDS.includes(field),
+    ),
   )
 }
 
