@@ -13,8 +13,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import postgres from 'postgres'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { parseCatalog, type ResolvedCheck } from '../checks/catalog.ts'
+import { expandCatalog } from '../checks/generate.ts'
 import type { CheckResult } from '../checks/result.ts'
 import { runChecks } from '../checks/run-checks.ts'
+import { PgDatabase } from '../db/node-postgres.ts'
 import { spec } from './support/checks.ts'
 import { engines, useDatabase } from './support/databases.ts'
 
@@ -32,7 +35,12 @@ const uncounted = (sql: string) => `begin; set local track_counts = off; ${sql};
 
 /** details.change_evidence: what a full scan saw, or why the check always scans. */
 const evidence = (result: CheckResult | undefined) =>
-  (result?.details.change_evidence ?? {}) as { scanned_at?: string; doubt?: string }
+  (result?.details.change_evidence ?? {}) as {
+    fingerprint?: string
+    spec_hash?: string
+    scanned_at?: string
+    doubt?: string
+  }
 
 const ROWS = { kind: 'rows', table: 'uc.t', where: 'v = 3', threshold: { fail: 0 } }
 
@@ -65,6 +73,26 @@ describe.each(engines())('unchanged tables on %s', (engine) => {
 
   beforeAll(async () => {
     await database().exec(`${FIXTURE}; ${FILL}`)
+  })
+
+  it('dq.spec_hash hashes the spec as the runner sends it: every field but scan', async () => {
+    // The runner sends only what the kind's SQL reads (checks/store.test.ts), so no field is
+    // left out here but the one that differs between runs of one definition.
+    const [row] = await database().query<Record<string, boolean>>(`
+      with s(spec) as (values ('{"name": "h", "kind": "rows", "table": "uc.t", "where": "v = 3"}'::jsonb))
+      select dq.spec_hash(spec) = dq.spec_hash(spec || '{"scan": "changed"}') as scan_left_out,
+             dq.spec_hash(spec) = dq.spec_hash(spec || '{"owner": "@x"}') as owner,
+             dq.spec_hash(spec) = dq.spec_hash(spec || '{"severity": "info"}') as severity,
+             dq.spec_hash(spec) = dq.spec_hash(spec || '{"fullEvery": "2 hours"}') as full_every,
+             dq.spec_hash(spec) = dq.spec_hash(spec || '{"where": "v = 4"}') as "where"
+      from s`)
+    expect(row).toEqual({
+      scan_left_out: true,
+      owner: false,
+      severity: false,
+      full_every: false,
+      where: false,
+    })
   })
 
   if (engine === 'pglite') {
@@ -200,7 +228,9 @@ describe.each(engines())('unchanged tables on %s', (engine) => {
     })
 
     // The counters go back to zero; with the rows written uncounted (zeros to
-    // begin with), only the reset time tells.
+    // begin with), only the reset time tells. A counted read before and after
+    // the reset gives the table statistics (its seq_scan) and leaves its write
+    // counters at zero: not the doubt of a table with none.
     it.each([
       ['pg_stat_reset()', () => 'select pg_stat_reset()'],
       [
@@ -211,16 +241,20 @@ describe.each(engines())('unchanged tables on %s', (engine) => {
       counter += 1
       const t = `uc.z${counter}`
       const name = `uc_z${counter}`
+      const read = `select count(*) from ${t}; ${FLUSH}`
       await database().exec(
         uncounted(`create table ${t} (like uc.t including all); ${FILL.replace('uc.t', t)}`),
       )
+      await database().exec(read)
       const check = { ...ROWS, table: t }
       await tick(check, name)
       expect((await tick(check, name)).details.scope).toBe('unchanged')
       await database().exec(`${uncounted(`delete from ${t} where id = 3`)}; ${reset(t)}`)
+      await database().exec(read)
       const after = await tick(check, name)
       expect(after.details.scope).toBeUndefined()
       expect(after.value).toBe(9)
+      expect(evidence(after).fingerprint).toBeDefined()
     })
   })
 
@@ -275,6 +309,12 @@ describe.each(engines())('unchanged tables on %s', (engine) => {
       ],
       ['a volatile function', { ...ROWS, where: 'v = 3 and random() < 2' }, /random\(\)/],
       ['a view', { ...ROWS, table: 'uc.v' }, /is a view/],
+      // file_fdw: a contrib extension every PostgreSQL package ships.
+      [
+        'a foreign table',
+        { ...ROWS, table: 'uc.f' },
+        /uc\.f is a foreign table: its writes are not counted here/,
+      ],
       [
         'the trigger kind',
         { kind: 'trigger', table: 'uc.t', trigger: 'nope', threshold: undefined },
@@ -287,19 +327,165 @@ describe.each(engines())('unchanged tables on %s', (engine) => {
       ],
     ]
     beforeAll(async () => {
-      await database().exec('create view uc.v as select * from uc.t')
+      // The foreign table's rows: the 10 of uc.t with v = 3 and 90 others.
+      const file = join(tmpdir(), `dq-unchanged-fdw-${process.pid}.csv`)
+      await writeFile(
+        file,
+        Array.from({ length: 100 }, (_, i) => `${i + 1},${(i + 1) % 10}\n`).join(''),
+        { mode: 0o644 },
+      )
+      await database().exec(`
+        create view uc.v as select * from uc.t;
+        create extension if not exists file_fdw;
+        create server uc_files foreign data wrapper file_fdw;
+        create foreign table uc.f (id int, v int) server uc_files
+          options (filename '${file}', format 'csv')`)
     })
     it.each(cases)('%s', async (label, input, why) => {
       const name = `uc_doubt_${label.replace(/[^a-z]+/g, '_').replace(/_+$/, '')}`.slice(0, 60)
       const check = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined))
-      await tick(check, name).catch(() => undefined)
-      const run = await runChecks(database().db, [spec({ name, ...check })], {
+      // Twice: the second tick has a full scan to be answered from, and still scans. Each
+      // measures (tick: no error) and says its doubt, not an error in its place.
+      for (const _ of [1, 2]) {
+        const result = await tick(check, name)
+        expect(result.details.scope).not.toBe('unchanged')
+        expect(evidence(result)).toEqual({ doubt: expect.stringMatching(why) })
+      }
+    })
+  })
+
+  it('a session with track_counts off: its ticks scan, and say why', async () => {
+    const { name, table: t } = await table()
+    const check = { ...ROWS, table: t }
+    await tick(check, name)
+    expect((await tick(check, name)).details.scope).toBe('unchanged')
+    // A monitor whose sessions count nothing (a setting of the login or the database).
+    const url = new URL(database().url as string)
+    url.searchParams.set('options', '-c track_counts=off')
+    const blind = PgDatabase.connect(url.toString())
+    try {
+      const run = await runChecks(blind, [spec({ name, ...check })], {
         trigger: 'cron',
         scan: 'changed',
       })
-      const result = run.results[0]
-      expect(result?.details.scope).not.toBe('unchanged')
-      expect(String(evidence(result).doubt ?? result?.error)).toMatch(why)
+      const [result] = run.results
+      expect(result).toMatchObject({ error: null, value: 10 })
+      expect(result?.details.scope).toBeUndefined()
+      expect(evidence(result)).toEqual({ doubt: expect.stringMatching(/track_counts is off/) })
+    } finally {
+      await blind.close()
+    }
+  })
+
+  it('a table PostgreSQL has counted nothing on (no statistics entry) scans, and says why, until it is counted', async () => {
+    counter += 1
+    const t = `uc.n${counter}`
+    const name = `uc_n${counter}`
+    // Created and filled uncounted: pg_stat_user_tables shows it with nothing counted.
+    await database().exec(
+      uncounted(`create table ${t} (like uc.t including all); ${FILL.replace('uc.t', t)}`),
+    )
+    const [stats] = await database().query<{ present: boolean }>(
+      `select pg_stat_have_stats('relation', (select oid from pg_database where datname = current_database()), '${t}'::regclass) as present`,
+    )
+    expect(stats?.present).toBe(false)
+    const check = { ...ROWS, table: t }
+    for (const _ of [1, 2]) {
+      const result = await tick(check, name)
+      expect(result.details.scope).toBeUndefined()
+      expect(result.value).toBe(10)
+      expect(evidence(result)).toEqual({
+        doubt: `${t} has no statistics: PostgreSQL has counted nothing on it (created or written with track_counts off, restored, or its statistics reset or lost since)`,
+      })
+    }
+    // Counted once (a read, published): the next tick has evidence, the one after answers from it.
+    await database().exec(`select count(*) from ${t}; ${FLUSH}`)
+    const counted = await tick(check, name)
+    expect(counted.details.scope).toBeUndefined()
+    expect(evidence(counted).fingerprint).toBeDefined()
+    expect((await tick(check, name)).details.scope).toBe('unchanged')
+  })
+
+  describe('a generated check (catalog `generate`) follows its kind: coverage_gap', () => {
+    // One check per active registry row, expanded in the database at every tick
+    // (dq.expand_generator), as the Worker's cron does.
+    const catalog = parseCatalog({
+      checks: [
+        {
+          generate: {
+            name: '{workflow}_gap',
+            from: 'uc.registry',
+            where: 'active',
+            check: {
+              kind: 'coverage_gap',
+              source: { table: '{source_table}', key: '{key_column}' },
+              target: { table: '{target_table}', key: '{key_column}' },
+              threshold: { fail: 0 },
+              owner: '@registry',
+            },
+          },
+        },
+      ],
+    })
+    const generatedTick = async (): Promise<CheckResult> => {
+      const expanded = await expandCatalog(database().db, catalog)
+      const checks = expanded.checks.filter((check: ResolvedCheck) => check.generated)
+      expect(checks.map((check) => check.name)).toEqual(['flow_gap'])
+      const run = await runChecks(database().db, checks, { trigger: 'cron', scan: 'changed' })
+      const [result] = run.results
+      if (!result) throw new Error('no result')
+      expect(result.error).toBeNull()
+      return result
+    }
+
+    beforeAll(async () => {
+      // uc.src: ids 1-100; uc.dst: 1-90 (10 missing); uc.dst2: 1-95 (5 missing).
+      await database().exec(`
+        create table uc.src (id int primary key);
+        create table uc.dst (id int primary key);
+        create table uc.dst2 (id int primary key);
+        insert into uc.src select g from generate_series(1, 100) g;
+        insert into uc.dst select g from generate_series(1, 90) g;
+        insert into uc.dst2 select g from generate_series(1, 95) g;
+        create table uc.registry (workflow text primary key, source_table text, target_table text,
+                                  key_column text, active boolean, note text);
+        insert into uc.registry values ('flow', 'uc.src', 'uc.dst', 'id', true, 'first'),
+                                       ('idle', 'uc.src', 'uc.dst', 'id', false, null);
+        ${FLUSH}`)
+    })
+
+    it('answered unchanged while nothing changes; scans when its registry row or its tables change', async () => {
+      const full = await generatedTick()
+      expect(full).toMatchObject({ check: 'flow_gap', status: 'fail', value: 10 })
+      expect(full.details.scope).toBeUndefined()
+      expect(evidence(full).fingerprint).toBeDefined()
+
+      const answered = await generatedTick()
+      expect(answered).toMatchObject({ value: 10, details: { scope: 'unchanged' } })
+      expect(answered.details.change_evidence).toEqual(full.details.change_evidence)
+
+      // A registry edit that leaves the check's spec as it was: still answered.
+      await database().exec(
+        `update uc.registry set note = 'second' where workflow = 'flow'; ${FLUSH}`,
+      )
+      expect((await generatedTick()).details.scope).toBe('unchanged')
+
+      // The row points the check at another target: a new spec hash, though no table it read changed.
+      await database().exec(
+        `update uc.registry set target_table = 'uc.dst2' where workflow = 'flow'; ${FLUSH}`,
+      )
+      const retargeted = await generatedTick()
+      expect(retargeted.details.scope).toBeUndefined()
+      expect(retargeted.value).toBe(5)
+      expect(evidence(retargeted).spec_hash).not.toBe(evidence(full).spec_hash)
+      expect((await generatedTick()).details.scope).toBe('unchanged')
+
+      // A write to a table it reads.
+      await database().exec(`insert into uc.src values (101); ${FLUSH}`)
+      const written = await generatedTick()
+      expect(written.details.scope).toBeUndefined()
+      expect(written.value).toBe(6)
+      expect((await generatedTick()).details.scope).toBe('unchanged')
     })
   })
 
@@ -338,6 +524,18 @@ describe.each(engines())('unchanged tables on %s', (engine) => {
     await tick(check, name)
     const stricter = await tick({ ...check, threshold: { fail: 20 } }, name)
     expect(stricter).toMatchObject({ status: 'pass', value: 10, details: { scope: 'unchanged' } })
+    // Nor do the other fields only the runner and the policy read (they never reach SQL).
+    const policy = {
+      description: 'edited',
+      owner: '@other',
+      severity: 'critical',
+      tags: ['edited'],
+      repeatInterval: '2 hours',
+      timeoutSeconds: 30,
+      anomaly: { sensitivity: 4 },
+    }
+    const edited = await tick({ ...check, threshold: { fail: 20 }, ...policy }, name)
+    expect(edited).toMatchObject({ value: 10, details: { scope: 'unchanged' } })
     const other = await tick({ ...check, where: 'v = 4' }, name)
     expect(other.details.scope).toBeUndefined()
     expect(other.value).toBe(10)

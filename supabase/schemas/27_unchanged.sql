@@ -30,7 +30,8 @@
 --   * a running statement that has already committed inside itself
 --     (pg_stat_activity.xact_start later than query_start: a procedure) means
 --     a scan, and so does any doubt: a view, a foreign table, a replica,
---     track_counts off, PGlite (single-user: it publishes no statistics), a
+--     track_counts off, a table with no statistics (nothing counted on it),
+--     PGlite (single-user: it publishes no statistics), a
 --     role that cannot see other sessions, an expression that reads more than
 --     its row (a subquery, now(), a function that is not immutable), a kind
 --     that does not declare what it reads (dq.kind_<kind>_reads).
@@ -39,19 +40,21 @@
 -- answered unchanged, from a full scan of a run that asked too: a person
 -- running a check ad hoc gets a scan, and the write they made a second ago.
 
--- What changes a measurement: the spec without the fields only the runner or
--- the alert policy read. Editing a threshold or an owner keeps incremental
--- watermarks and unchanged answers; editing a formula or a where clause
--- forces a full scan.
+-- What changes a measurement: the spec as the runner sends it. The runner
+-- sends only what the kind's SQL reads (checks/store.ts measurementSpec:
+-- name, kind, the kind's fields, fullEvery), so editing a threshold or an
+-- owner keeps incremental watermarks and unchanged answers, and editing a
+-- formula or a where clause forces a full scan. Left out, only what differs
+-- from one run of the same definition to the next:
+--   scan: 'changed' on cron ticks, absent on ad hoc runs; hashed, an ad hoc
+--         incremental run would force the next tick's full run and back.
 create or replace function dq.spec_hash(spec jsonb)
 returns text
 language sql
 immutable
 set search_path = pg_catalog
 as $$
-  select md5((spec - array['name', 'description', 'threshold', 'severity', 'owner', 'tags',
-                           'schedule', 'timeoutSeconds', 'enabled', 'repeatInterval',
-                           'fullEvery', 'scan'])::text)
+  select md5((spec - 'scan')::text)
 $$;
 
 -- The names an expression calls as functions ("name(" outside string
@@ -233,6 +236,26 @@ begin
            when odd.relkind = 'v' then 'a view: its tables are not tracked'
            when odd.relkind = 'f' then 'a foreign table: its writes are not counted here'
            else format('a relation of kind %s', odd.relkind) end));
+  end if;
+
+  -- A table PostgreSQL has counted nothing on has no statistics entry (the
+  -- pg_stat_user_tables row of zeros that stands for it is no reading): it was
+  -- created or written with track_counts off, restored, or its statistics were
+  -- lost (a crash) or reset and it was not touched since. Its counters say
+  -- nothing yet; a scan reads it, and counts (its seq_scan), so that a later
+  -- tick has evidence. Read from the counters, which any role may read
+  -- (pg_stat_have_stats is the superuser's).
+  select c.oid::regclass as rel into odd
+  from pg_class c
+  where c.oid = any(rels) and c.relkind in ('r', 'm')
+    and pg_stat_get_numscans(c.oid) + pg_stat_get_blocks_fetched(c.oid)
+        + pg_stat_get_tuples_inserted(c.oid) + pg_stat_get_tuples_updated(c.oid)
+        + pg_stat_get_tuples_deleted(c.oid) + pg_stat_get_vacuum_count(c.oid)
+        + pg_stat_get_autovacuum_count(c.oid) + pg_stat_get_analyze_count(c.oid)
+        + pg_stat_get_autoanalyze_count(c.oid) = 0
+  limit 1;
+  if found then
+    return jsonb_build_object('doubt', format('%s has no statistics: PostgreSQL has counted nothing on it (created or written with track_counts off, restored, or its statistics reset or lost since)', odd.rel));
   end if;
 
   select string_agg(concat_ws(':', c.oid, c.relkind, c.relfilenode, c.xmin,
