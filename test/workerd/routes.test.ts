@@ -339,3 +339,101 @@ describe.runIf(hasDatabase)(
     })
   },
 )
+
+describe.runIf(hasDatabase)('generated checks over HTTP, like hand-written ones', () => {
+  type Listed = {
+    name: string
+    kind: string
+    generated?: { by: string; from: string; row: Record<string, unknown> }
+    last: { value: number | null; status: string } | null
+  }
+  type Run = {
+    run_id: string
+    trigger: string
+    results: {
+      check: string
+      status: string
+      value: number | null
+      error?: string | null
+      details: Record<string, unknown>
+    }[]
+  }
+  const listed = async () => {
+    const response = await request('/checks', { headers: auth })
+    expect(response.status).toBe(200)
+    return ((await response.json()) as { checks: Listed[] }).checks
+  }
+
+  it('GET /checks: each generated check says by, from and its registry row; others say nothing', async () => {
+    const checks = await listed()
+    const generated = checks.filter((check) => check.generated)
+    expect(generated.map((check) => check.name).sort()).toEqual([
+      'company_headcount_to_core_gap',
+      'company_news_to_core_gap',
+      'company_technographics_to_core_gap',
+      'job_postings_to_core_gap',
+      'person_discovery_to_core_gap',
+      'person_profile_to_core_gap',
+    ])
+    expect(checks.find((check) => check.name === 'job_postings_to_core_gap')).toMatchObject({
+      kind: 'coverage_gap',
+      generated: {
+        by: 'generate_to_core_gap',
+        from: 'reference.enrichment_workflow_registry',
+        row: {
+          workflow_name: 'job_postings',
+          extracted_table: 'extracted.job_postings',
+          core_table: 'core.job_postings',
+          key_column: 'posting_url',
+          coalesces_to_core: true,
+          is_active: true,
+        },
+      },
+    })
+    const handWritten = checks.find((check) => check.name === 'enrichment_registry_complete')
+    expect(handWritten).toBeDefined()
+    expect(handWritten).not.toHaveProperty('generated')
+  })
+
+  it('POST /checks/job_postings_to_core_gap/run runs it alone (600 of 600), and history has it', async () => {
+    const response = await request('/checks/job_postings_to_core_gap/run', post())
+    expect(response.status).toBe(200)
+    const run = (await response.json()) as Run
+    expect(run.trigger).toBe('http')
+    expect(run.results).toHaveLength(1)
+    expect(run.results[0]).toMatchObject({
+      check: 'job_postings_to_core_gap',
+      status: 'fail',
+      value: 600,
+      details: { source_rows: 600, missing: 600, ratio: 1 },
+    })
+    const history = await request('/history', post({ check: 'job_postings_to_core_gap', limit: 1 }))
+    expect(history.status).toBe(200)
+    const body = (await history.json()) as { results: (Run['results'][number] & Run)[] }
+    expect(body.results[0]).toMatchObject({
+      run_id: run.run_id,
+      check: 'job_postings_to_core_gap',
+      value: 600,
+      trigger: 'http',
+    })
+    const last = (await listed()).find((check) => check.name === 'job_postings_to_core_gap')?.last
+    expect(last).toMatchObject({ status: 'fail', value: 600 })
+  })
+
+  it('POST /checks/company_news_to_core_gap/run: a result in error naming the missing table', async () => {
+    const response = await request('/checks/company_news_to_core_gap/run', post())
+    expect(response.status).toBe(200)
+    const run = (await response.json()) as Run
+    expect(run.results).toHaveLength(1)
+    expect(run.results[0]).toMatchObject({ check: 'company_news_to_core_gap', status: 'error' })
+    expect(run.results[0]?.error).toContain('relation "core.company_news" does not exist')
+  })
+
+  it('a registry row that makes no check (inactive) is a 404 naming it', async () => {
+    const response = await request('/checks/person_contact_to_core_gap/run', post())
+    expect(response.status).toBe(404)
+    const json = (await response.json()) as ErrorJson
+    expect(json.error.code).toBe('unknown_check')
+    expect(json.error.message).toContain('person_contact_to_core_gap')
+  })
+})
