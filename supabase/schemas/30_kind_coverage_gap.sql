@@ -10,10 +10,13 @@
 -- second anti-join.
 -- Incremental: only source rows changed since the watermark, each looked up
 -- in the whole target.
--- A NULL key never matches. For a composite key, row(a, b), that means a NULL
--- in any field: compared as composite values (record_eq, what joins use)
--- NULL fields would be equal, so such keys are kept out of the match
--- explicitly (a row value IS NOT NULL only when every field is).
+-- A NULL key never matches. For a key of several fields that means a NULL in
+-- any field: a row (row(a, b), a composite type), an array (array[a, b]),
+-- or a row inside an array (array[row(a, b)]). Compared whole (record_eq,
+-- array_eq: what joins use) NULL fields would be equal, so such keys are
+-- kept out of the match explicitly, on the source side (a target key equal
+-- to a source key without NULLs has none either). A row value IS NOT NULL
+-- only when every field is; an array's elements are its fields.
 create or replace function dq.kind_coverage_gap(spec jsonb)
 returns jsonb
 language plpgsql
@@ -35,16 +38,33 @@ declare
   missing bigint;
   sample jsonb := '[]'::jsonb;
   details jsonb;
-  key_is_row boolean;
+  key_form text;
   matchable text := '';
 begin
   if plan is not null then
     scope_filter := plan ->> 'filter';
   end if;
-  select t.typtype = 'c' or t.oid = 'record'::regtype into key_is_row
-  from pg_type t where t.oid = dq.expression_type(source, source_key);
-  if key_is_row then
+  -- 'row', 'array', 'array of rows', or NULL for a key of one value.
+  -- An array type has an element type and a variable length (record[], the type of
+  -- array[row(a, b)], is a pseudo-type by category, so the category cannot tell).
+  select case
+    when t.typtype = 'c' or t.oid = 'record'::regtype then 'row'
+    when t.typelem = 0 or t.typlen <> -1 then null
+    when e.typtype = 'c' or e.oid = 'record'::regtype then 'array of rows'
+    else 'array'
+  end into key_form
+  from pg_type t left join pg_type e on e.oid = t.typelem
+  where t.oid = dq.expression_type(source, source_key);
+  if key_form = 'row' then
     matchable := 'dq_s.dq_key is not null and ';
+  elsif key_form = 'array' then
+    -- array_position finds a NULL element without a subquery, in one dimension only.
+    matchable := 'case array_ndims(dq_s.dq_key) when 1 then array_position(dq_s.dq_key, null) is null'
+                 ' else not exists (select from (select unnest(dq_s.dq_key) as dq_e) dq_u where dq_e is null) end and ';
+  elsif key_form = 'array of rows' then
+    -- Each element is a row of fields: NOT (IS NOT NULL) finds one with a NULL field. unnest
+    -- in the select list: in FROM, a record[] would need a column definition list.
+    matchable := 'not exists (select from (select unnest(dq_s.dq_key) as dq_e) dq_u where not (dq_e is not null)) and ';
   end if;
   -- The source key is computed in its own scope, so a column name that exists
   -- in both tables still binds to the source.

@@ -3,8 +3,9 @@
  * source.key` (rows that reached `extracted` but never `core`).
  *
  * Value: `missing`, counted in source rows, not distinct keys. A NULL source
- * key never matches, and neither does a composite key `row(a, b)` with a NULL
- * in any field: such rows count as missing. Details: `source_rows`,
+ * key never matches, and neither does a key of several fields with a NULL in
+ * any field (`row(a, b)`, `array[a, b]`, `array[row(a, b)]`): such rows count
+ * as missing. Details: `source_rows`,
  * `missing`, `ratio`. Sample: up to 5 missing keys; when they are all the
  * missing rows (5 or fewer), the key figure names them. Incremental runs by the
  * source's timestamp column, each changed row looked up in the whole target.
