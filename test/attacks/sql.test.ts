@@ -146,15 +146,24 @@ describe.each(engines())('attacks through a catalog on %s (superuser login)', (e
   it.each([
     ['back to the login', "set_config('role', session_user, true)"],
     ['to none', "set_config('role', 'none', true)"],
-    ['to the session user by authorization', "set_config('session_authorization', session_user, true)"],
-  ])('switching the role %s inside an expression: refused, powers stay gone', async (_, escape) => {
-    const [result] = await run([
-      // current_user, not a privileged call: field checks already refuse those by name.
-      attack('role_escape', `case when ${escape} is not null then current_user::text end`),
-    ])
-    failed(result, /cannot set parameter "(role|session_authorization)" within security-definer function/)
-    await unchanged()
-  })
+    [
+      'to the session user by authorization',
+      "set_config('session_authorization', session_user, true)",
+    ],
+  ])(
+    'switching the role %s inside an expression: refused, powers stay gone',
+    async (_, switchRole) => {
+      const [result] = await run([
+        // current_user, not a privileged call: field checks already refuse those by name.
+        attack('role_escape', `case when ${switchRole} is not null then current_user::text end`),
+      ])
+      failed(
+        result,
+        /cannot set parameter "(role|session_authorization)" within security-definer function/,
+      )
+      await unchanged()
+    },
+  )
 
   it('a generator whose where switches the role back: refused, nothing expanded', async () => {
     const { expandCatalog } = await import('../../checks/generate.ts')
