@@ -19,7 +19,7 @@ import { messageOf } from '../kernel/errors.ts'
 import { parseReply } from '../kernel/parse.ts'
 import type { DatabasePort } from '../kernel/port.ts'
 import { applyDefaults, type Catalog, type ResolvedCheck } from './catalog.ts'
-import { type Generated, generatorId, PLACEHOLDER } from './generator-entry.ts'
+import { type Generated, type GeneratorEntry, generatorId, PLACEHOLDER } from './generator-entry.ts'
 import { CheckSchema } from './kinds/index.ts'
 
 const ExpansionSchema = z.array(
@@ -31,12 +31,33 @@ const ExpansionSchema = z.array(
   }),
 )
 
+/** How long expanding may take (dq.expand_generator's own statement_timeout is 55 s). */
+export const EXPAND_TIMEOUT_SECONDS = 60
+
 /**
  * The catalog with every generator expanded against the database, its checks
  * after the catalog's own. A generator that cannot expand at all (its `from`
  * does not exist) is one check in error, named by its id.
  */
 export async function expandCatalog<C extends Catalog>(port: DatabasePort, catalog: C): Promise<C> {
+  return expandCatalogWith(catalog, (entry) =>
+    port.call(
+      'expand_generator',
+      { generator: entry.generate },
+      { readOnly: { timeoutSeconds: EXPAND_TIMEOUT_SECONDS } },
+    ),
+  )
+}
+
+/**
+ * expandCatalog with each generator's `dq.expand_generator` answer from
+ * `expand` (the status page's call brings them all at once); a generator
+ * whose `expand` throws is one check in error, named by its id.
+ */
+export async function expandCatalogWith<C extends Catalog>(
+  catalog: C,
+  expand: (entry: GeneratorEntry) => Promise<unknown>,
+): Promise<C> {
   if (catalog.generators.length === 0) return catalog
   const taken = new Set(catalog.checks.map((check) => check.name))
   const generated: ResolvedCheck[] = []
@@ -51,15 +72,7 @@ export async function expandCatalog<C extends Catalog>(port: DatabasePort, catal
       invalidCheck(catalog, { ...carried, name, kind, generated: { by, from, row, error } })
     let expansion: z.infer<typeof ExpansionSchema>
     try {
-      expansion = parseReply(
-        ExpansionSchema,
-        await port.call(
-          'expand_generator',
-          { generator: entry.generate },
-          { readOnly: { timeoutSeconds: 60 } },
-        ),
-        'generated checks',
-      )
+      expansion = parseReply(ExpansionSchema, await expand(entry), 'generated checks')
     } catch (error) {
       generated.push(failed(by, {}, `generator ${by} could not expand: ${messageOf(error)}`))
       continue

@@ -48,7 +48,7 @@ import {
   type Viewer,
   viewerOf,
 } from './session.ts'
-import { checkData, coverageData, overviewData } from './store.ts'
+import { checkData, coverageData, expandedWith, overviewData } from './store.ts'
 import { FAVICON, STYLESHEET } from './style.ts'
 import { filtersOf, safeNext } from './view.ts'
 
@@ -180,13 +180,15 @@ export function statusPages() {
     return c.redirect('/login?signed_out=1', 303)
   })
 
+  // Each page is one database call: the catalog's generators go into it, and their
+  // expansions come back with the page's data (generated checks' history included).
   pages.get('/', pageHeaders, noStore, signedIn, async (c) => {
-    const { checks, data } = await c.var.services.withDatabase(async (port) => {
-      // Generated checks too (one more call when the catalog has generators).
-      const { checks } = await expandCatalog(port, c.var.services.catalog)
-      const names = checks.map((check) => check.name)
-      return { checks, data: await overviewData(port, names) }
-    })
+    const { catalog } = c.var.services
+    const names = catalog.checks.map((check) => check.name)
+    const data = await c.var.services.withDatabase((port) =>
+      overviewData(port, names, catalog.generators),
+    )
+    const { checks } = await expandedWith(catalog, data.generated)
     return page(
       c,
       OverviewPage({
@@ -199,12 +201,15 @@ export function statusPages() {
   })
 
   pages.get('/coverage', pageHeaders, noStore, signedIn, async (c) => {
-    const { checks, data } = await c.var.services.withDatabase(async (port) => {
-      const catalog = await expandCatalog(port, c.var.services.catalog)
-      const checks = catalog.checks.filter((check) => check.kind === 'coverage_gap')
-      const names = checks.map((check) => check.name)
-      return { checks, data: await coverageData(port, names) }
-    })
+    const { catalog } = c.var.services
+    const coverage = (check: { kind?: unknown }) => check.kind === 'coverage_gap'
+    const names = catalog.checks.filter(coverage).map((check) => check.name)
+    // The generators of coverage_gap checks only (a template's kind is never a placeholder).
+    const generators = catalog.generators.filter((entry) => coverage(entry.generate.check))
+    const data = await c.var.services.withDatabase((port) => coverageData(port, names, generators))
+    // Every catalog check stays in: a generated name that is already one is an error.
+    const expanded = await expandedWith({ ...catalog, generators }, data.generated)
+    const checks = expanded.checks.filter(coverage)
     return page(c, CoveragePage({ checks, data, viewer: c.var.viewer }))
   })
 
@@ -286,16 +291,13 @@ export function statusPages() {
 
 async function renderCheck(c: Context<Env>, name: string, notice: RunNotice | undefined) {
   const { catalog, withDatabase } = c.var.services
-  const { check, data } = await withDatabase(async (port) => {
-    const expanded = await expandCatalog(port, catalog)
-    const known = expanded.checks.find((check) => check.name === name)
-    if (known) return { check: known, data: await checkData(port, name) }
-    // Gone from the catalog: its history still has a page, without Run now.
-    const data = CheckNameSchema.safeParse(name).success ? await checkData(port, name) : undefined
-    if (!data?.latest) return { check: checkOf(expanded, name), data } // unknown_check: 404
-    return { check: retiredCheck(name, data.latest), data }
-  })
-  if (!data) throw new DqError('unknown_check', `no check named "${name}"`)
+  // Not a check's name: no catalog check nor generated one has it (generated names are normalised).
+  if (!CheckNameSchema.safeParse(name).success) checkOf(catalog, name) // unknown_check: 404
+  const data = await withDatabase((port) => checkData(port, name, catalog.generators))
+  const expanded = await expandedWith(catalog, data.generated)
+  const known = expanded.checks.find((check) => check.name === name)
+  // Gone from the catalog: its history still has a page, without Run now.
+  const check = known ?? (data.latest ? retiredCheck(name, data.latest) : checkOf(expanded, name))
   return page(
     c,
     CheckPage({ check, data, viewer: c.var.viewer, notice, origin: new URL(c.req.url).origin }),

@@ -3,6 +3,8 @@
 // them, the migration rolls up older history, and each page's one call gives
 // what the page draws.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parseCatalog } from '../checks/catalog.ts'
+import { expandCatalog } from '../checks/generate.ts'
 import type { RunResult } from '../checks/result.ts'
 import { recordRun } from '../checks/store.ts'
 import { SupabaseDatabase } from '../db/supabase.ts'
@@ -12,7 +14,7 @@ import {
   type PostgrestServer,
   startPostgrest,
 } from '../test/support/postgrest.ts'
-import { checkData, coverageData, overviewData } from './store.ts'
+import { checkData, coverageData, expandedWith, overviewData } from './store.ts'
 
 const HOUR = 3_600_000
 const BUCKET = 6 * HOUR
@@ -48,6 +50,28 @@ const run = (at: number, results: Result[]): RunResult => ({
   duration_ms: 1,
   results,
 })
+
+/** A catalog check and two generators: one over reg.workflows, one over a table that is not there. */
+const generatorCatalog = () =>
+  parseCatalog({
+    checks: [
+      { name: 'plain', kind: 'duplicates', table: 'reg.items', columns: ['id'] },
+      {
+        generate: {
+          name: '{wf}_dups',
+          from: 'reg.workflows',
+          check: { kind: 'duplicates', table: 'reg.items', columns: ['id'], owner: '@ops' },
+        },
+      },
+      {
+        generate: {
+          name: '{wf}_gone',
+          from: 'reg.missing',
+          check: { kind: 'duplicates', table: 'reg.items', columns: ['id'] },
+        },
+      },
+    ],
+  })
 
 describe.each(engines())('status page SQL on %s', (engine) => {
   const database = useDatabase(engine)
@@ -209,6 +233,37 @@ describe.each(engines())('status page SQL on %s', (engine) => {
     expect(data.series).toEqual({})
   })
 
+  it("each page's call expands the generators as expandCatalog does, and reads the generated checks", async () => {
+    await database().exec(`
+      create schema reg; create table reg.workflows (wf text); create table reg.items (id int);
+      insert into reg.workflows values ('alpha'), ('beta');
+      grant usage on schema reg to dq_monitor; grant select on all tables in schema reg to dq_monitor;`)
+    const catalog = generatorCatalog()
+    await recordRun(port(), run(Date.now() - HOUR, [result('alpha_dups', 'fail', 3)]))
+    const direct = await expandCatalog(port(), catalog)
+    expect(direct.checks.map((check) => check.name)).toEqual([
+      'plain',
+      'alpha_dups',
+      'beta_dups',
+      'generate_gone',
+    ])
+    const overview = await overviewData(port(), ['plain'], catalog.generators)
+    expect(await expandedWith(catalog, overview.generated)).toEqual(direct)
+    expect(Object.keys(overview.latest)).toEqual(['alpha_dups'])
+    expect(Object.keys(overview.series)).toEqual(['alpha_dups'])
+    const coverage = await coverageData(port(), [], catalog.generators)
+    expect(await expandedWith(catalog, coverage.generated)).toEqual(direct)
+    expect(Object.keys(coverage.latest)).toEqual(['alpha_dups'])
+    const page = await checkData(port(), 'alpha_dups', catalog.generators)
+    expect(await expandedWith(catalog, page.generated)).toEqual(direct)
+    expect(page.latest?.status).toBe('fail')
+    // The generator that could not expand: one check in error, the database's message in it.
+    expect(direct.checks.at(-1)?.generated?.error).toMatch(
+      /^generator generate_gone could not expand: .*reg\.missing/,
+    )
+    await database().exec('delete from dq.runs; drop schema reg cascade')
+  })
+
   it('truncating the history empties the buckets', async () => {
     await database().exec('truncate dq.results')
     expect(await database().query('select * from dq.result_buckets')).toEqual([])
@@ -250,6 +305,29 @@ describe.skipIf(!engines().includes('postgres'))('status page SQL through supaba
     expect(api.calls.map((c) => `${c.fn} ${c.status}`)).toEqual([
       'dq.status_overview 200',
       'dq.status_checks 200',
+      'dq.status_check 200',
+    ])
+  })
+
+  it('with generators too: expanded inside the one call, as over a direct connection', async () => {
+    await database().exec(`
+      create schema reg; create table reg.workflows (wf text); create table reg.items (id int);
+      insert into reg.workflows values ('alpha'), ('beta');
+      grant usage on schema reg to dq_monitor, service_role;
+      grant select on all tables in schema reg to dq_monitor, service_role;`)
+    const catalog = generatorCatalog()
+    const direct = await expandCatalog(database().db, catalog)
+    const strip = <T extends { now: string }>({ now: _, ...rest }: T) => rest
+    api.calls.length = 0
+    const overview = await overviewData(supabase, ['a', 'plain'], catalog.generators)
+    expect(strip(overview)).toEqual(
+      strip(await overviewData(database().db, ['a', 'plain'], catalog.generators)),
+    )
+    expect(await expandedWith(catalog, overview.generated)).toEqual(direct)
+    const page = await checkData(supabase, 'alpha_dups', catalog.generators)
+    expect(await expandedWith(catalog, page.generated)).toEqual(direct)
+    expect(api.calls.map((c) => `${c.fn} ${c.status}`)).toEqual([
+      'dq.status_overview 200',
       'dq.status_check 200',
     ])
   })

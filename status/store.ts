@@ -1,21 +1,30 @@
 /**
  * What the status page asks of the database: one `dq.*` call per page
- * (supabase/schemas/50_status_page.sql), its reply validated here. History
- * arrives downsampled (at most one point per 6-hour bucket, fewer when a page
- * asks for fewer) and becomes `Series` for the charts.
+ * (supabase/schemas/50_status_page.sql), its reply validated here. The
+ * catalog's generators go into that call, which expands them
+ * (dq.expand_generator) and reads the generated checks' history too; its
+ * `generated` answers become checks with `expandedWith`. History arrives
+ * downsampled (at most one point per 6-hour bucket, fewer when a page asks
+ * for fewer) and becomes `Series` for the charts.
  *
  * @example
  * ```ts
- * const data = await overviewData(port, ['pwh_experience_key_stale'])
+ * const data = await overviewData(port, ['pwh_experience_key_stale'], catalog.generators)
  * data.latest.pwh_experience_key_stale?.status // 'fail'
  * data.series.pwh_experience_key_stale          // { grid, points: [{ index, high, status }, ...] }
+ * const { checks } = await expandedWith(catalog, data.generated) // the generated ones too
  * ```
  */
 import { z } from 'zod'
+import type { Catalog } from '../checks/catalog.ts'
+import { EXPAND_TIMEOUT_SECONDS, expandCatalogWith } from '../checks/generate.ts'
+import { type GeneratorEntry, generatorId } from '../checks/generator-entry.ts'
 import type { HistoryEntry, Status } from '../checks/result.ts'
 import { HistoryRowSchema } from '../checks/store.ts'
+import { databaseError } from '../db/sql-error.ts'
+import { DqError } from '../kernel/errors.ts'
 import { isoTimestamp, parseReply } from '../kernel/parse.ts'
-import type { DatabasePort } from '../kernel/port.ts'
+import type { CallOptions, DatabasePort } from '../kernel/port.ts'
 
 /** The window every page shows. */
 const WINDOW_DAYS = 30
@@ -130,6 +139,50 @@ export type OverviewData = ListData & { incidents: Incident[]; monitor: Monitor 
 
 const since = (now = Date.now()) => new Date(now - WINDOW_DAYS * 86_400_000).toISOString()
 
+/**
+ * Each generator's expansion, by its id (dq.status_expansions): its
+ * dq.expand_generator answer, or why it could not expand at all.
+ */
+const ExpansionsSchema = z.record(
+  z.string(),
+  z.union([
+    z.object({ error: z.string(), sqlstate: z.string().nullable() }),
+    z.object({ checks: z.array(z.unknown()) }),
+  ]),
+)
+export type Expansions = z.infer<typeof ExpansionsSchema>
+
+/** What a page's call takes of the generators: { id: generate }, or null when there are none. */
+function generatorsArg(generators: readonly GeneratorEntry[]) {
+  if (generators.length === 0) return null
+  return Object.fromEntries(generators.map((entry) => [generatorId(entry), entry.generate]))
+}
+
+/**
+ * With generators the call runs catalog SQL (their `where`), so it is read-only
+ * and bounded as expandCatalog's own calls are.
+ */
+const callOptions = (generators: readonly GeneratorEntry[]): CallOptions | undefined =>
+  generators.length > 0 ? { readOnly: { timeoutSeconds: EXPAND_TIMEOUT_SECONDS } } : undefined
+
+/**
+ * The catalog with its generators expanded from a page's `generated` answers,
+ * as expandCatalog would from the database: a generator that could not expand
+ * is one check in error, with the database's message.
+ */
+export function expandedWith<C extends Catalog>(catalog: C, generated: Expansions): Promise<C> {
+  return expandCatalogWith(catalog, async (entry) => {
+    const answer = generated[generatorId(entry)]
+    if (!answer) {
+      throw new DqError('internal', `the page's reply has no expansion of ${generatorId(entry)}`)
+    }
+    if ('error' in answer) {
+      throw databaseError(Object.assign(new Error(answer.error), { code: answer.sqlstate }))
+    }
+    return answer.checks
+  })
+}
+
 function listData(reply: z.infer<typeof ListReplySchema>): ListData {
   return {
     now: reply.now,
@@ -140,40 +193,69 @@ function listData(reply: z.infer<typeof ListReplySchema>): ListData {
   }
 }
 
-/** The overview: each check's latest result and sparkline, open incidents, the heartbeat. */
+/**
+ * The overview: each check's latest result and sparkline (the named checks and
+ * those the generators make), open incidents, the heartbeat, the expansions.
+ */
 export async function overviewData(
   port: DatabasePort,
   checks: readonly string[],
-): Promise<OverviewData> {
-  const reply = await port.call('status_overview', {
-    check_names: [...checks],
-    since: since(),
-    max_points: OVERVIEW_POINTS,
-  })
+  generators: readonly GeneratorEntry[] = [],
+): Promise<OverviewData & { generated: Expansions }> {
+  const reply = await port.call(
+    'status_overview',
+    {
+      check_names: [...checks],
+      since: since(),
+      max_points: OVERVIEW_POINTS,
+      generators: generatorsArg(generators),
+    },
+    callOptions(generators),
+  )
   const data = parseReply(
     z.object({
       checks: ListReplySchema,
       incidents: z.array(IncidentSchema),
       monitor: MonitorSchema,
+      generated: ExpansionsSchema,
     }),
     reply,
     'status overview',
   )
-  return { ...listData(data.checks), incidents: data.incidents, monitor: data.monitor }
+  return {
+    ...listData(data.checks),
+    incidents: data.incidents,
+    monitor: data.monitor,
+    generated: data.generated,
+  }
 }
 
-/** Coverage by workflow: each gap check's latest result and the trend of its ratio. */
+/**
+ * Coverage by workflow: each gap check's latest result and the trend of its
+ * ratio (the named checks and those the generators make), the expansions.
+ */
 export async function coverageData(
   port: DatabasePort,
   checks: readonly string[],
-): Promise<ListData> {
-  const reply = await port.call('status_checks', {
-    check_names: [...checks],
-    since: since(),
-    max_points: OVERVIEW_POINTS,
-    metric: 'ratio',
-  })
-  return listData(parseReply(ListReplySchema, reply, 'status of the coverage checks'))
+  generators: readonly GeneratorEntry[] = [],
+): Promise<ListData & { generated: Expansions }> {
+  const reply = await port.call(
+    'status_checks',
+    {
+      check_names: [...checks],
+      since: since(),
+      max_points: OVERVIEW_POINTS,
+      metric: 'ratio',
+      generators: generatorsArg(generators),
+    },
+    callOptions(generators),
+  )
+  const data = parseReply(
+    ListReplySchema.extend({ generated: ExpansionsSchema }),
+    reply,
+    'status of the coverage checks',
+  )
+  return { ...listData(data), generated: data.generated }
 }
 
 const CheckReplySchema = z.object({
@@ -194,20 +276,37 @@ export type CheckData = {
   alerts: z.infer<typeof CheckReplySchema>['alerts']
 }
 
-/** One check's page: its latest result, its chart, its recent results and alert state. */
-export async function checkData(port: DatabasePort, check: string): Promise<CheckData> {
-  const reply = await port.call('status_check', {
-    check_name: check,
-    since: since(),
-    max_points: CHART_POINTS,
-    max_results: RECENT_RESULTS,
-  })
-  const data = parseReply(CheckReplySchema, reply, 'status of a check')
+/**
+ * One check's page: its latest result, its chart, its recent results and alert
+ * state; and the expansions, which say whether a generator makes it.
+ */
+export async function checkData(
+  port: DatabasePort,
+  check: string,
+  generators: readonly GeneratorEntry[] = [],
+): Promise<CheckData & { generated: Expansions }> {
+  const reply = await port.call(
+    'status_check',
+    {
+      check_name: check,
+      since: since(),
+      max_points: CHART_POINTS,
+      max_results: RECENT_RESULTS,
+      generators: generatorsArg(generators),
+    },
+    callOptions(generators),
+  )
+  const data = parseReply(
+    CheckReplySchema.extend({ generated: ExpansionsSchema }),
+    reply,
+    'status of a check',
+  )
   return {
     now: data.now,
     latest: data.latest,
     series: data.series ? seriesOf(data.grid, data.series) : { grid: data.grid, points: [] },
     recent: data.recent,
     alerts: data.alerts,
+    generated: data.generated,
   }
 }

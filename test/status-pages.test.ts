@@ -209,6 +209,77 @@ describe.each(engines())('the status page on the demo incidents, %s', (engine) =
     )
   })
 
+  /** The app on the test database, recording each dq.* call it makes. */
+  const counting = (more: Partial<Services> = {}) => {
+    const calls: string[] = []
+    const db = () => database().db
+    const app = appWith({
+      ...more,
+      withDatabase: (use) =>
+        use({
+          label: db().label,
+          migrate: () => db().migrate(),
+          close: () => db().close(),
+          call: (fn, args, options) => {
+            calls.push(fn)
+            return db().call(fn, args, options)
+          },
+        }),
+    })
+    return { calls, get: (path: string) => app(path, { headers: { cookie } }) }
+  }
+
+  it('each page is one database call, the catalog generator expanded inside it', async () => {
+    expect(catalog.generators).toHaveLength(1) // the bundled demo catalog's registry generator
+    const { calls, get } = counting()
+    for (const [path, fn] of [
+      ['/', 'status_overview'],
+      ['/?status=fail&tag=registry', 'status_overview'],
+      ['/coverage', 'status_checks'],
+      ['/check/pwh_experience_key_stale', 'status_check'],
+      ['/check/person_profile_to_core_gap', 'status_check'], // a generated check
+      ['/check/company_news_to_core_gap', 'status_check'], // generated, cannot run
+    ] as const) {
+      calls.length = 0
+      const response = await get(path)
+      expect(response.status, path).toBe(200)
+      expect(calls, path).toEqual([fn])
+    }
+    // The same checks as expanding the catalog call by call (the six generated included),
+    // and a generated check's page is its own, with Run now.
+    const expanded = await expandCatalog(database().db, catalog)
+    const overview = await (await get('/')).text()
+    expect(checkRows(overview).sort()).toEqual(expanded.checks.map((check) => check.name).sort())
+    const generated = await (await get('/check/person_profile_to_core_gap')).text()
+    expect(generated).toContain('Run now</button>')
+    expect(generated).not.toContain('This check is no longer in the catalog')
+  })
+
+  it('a generator that cannot expand is one check on the pages, still one call each', async () => {
+    const [registry] = catalog.generators
+    if (!registry) throw new Error('the demo catalog has its registry generator')
+    const missing = {
+      generate: {
+        ...registry.generate,
+        name: '{workflow_name}_to_nowhere_gap',
+        from: 'reference.no_such_registry',
+      },
+    }
+    const { calls, get } = counting({
+      catalog: { ...catalog, generators: [...catalog.generators, missing] },
+    })
+    const html = await (await get('/')).text()
+    expect(calls).toEqual(['status_overview'])
+    // Named by the generator's id, beside the 26; it has not run.
+    expect(checkRows(html)).toContain('generate_to_nowhere_gap')
+    expect(checkRows(html)).toHaveLength(27)
+    calls.length = 0
+    const page = await get('/check/generate_to_nowhere_gap')
+    expect(page.status).toBe(200)
+    expect(await page.text()).toContain('Run now</button>')
+    expect(calls).toEqual(['status_check'])
+  })
+
   it('pages are HTML without script, with lang, landmarks and a skip link', async () => {
     for (const path of ['/', '/coverage', '/check/pwh_natural_key_duplicates']) {
       const html = await page(path)

@@ -1,4 +1,5 @@
--- dq-monitor: what the status page reads (status/store.ts), one call per page.
+-- dq-monitor: what the status page reads (status/store.ts), one call per page,
+-- the catalog's generators expanded inside it.
 --
 -- History reaches a page downsampled: each check's results are rolled up, as
 -- they are recorded, into 6-hour buckets (dq.result_buckets), and a page reads
@@ -240,11 +241,63 @@ as $$
     and (check_names is null or s.check_name is null or s.check_name = any (check_names))
 $$;
 
--- A list of checks: { now, grid, latest: { check: result }, series: { check: ... } }
--- (the coverage-by-workflow page, with metric 'ratio').
-create or replace function dq.status_checks(check_names text[], since timestamptz,
-                                            max_points integer default 120,
-                                            metric text default 'figure')
+-- The catalog's generators, expanded for a page inside its one call: for each
+-- { id: generate } (the catalog entry's `generate`, keyed by the generator's
+-- id), dq.expand_generator's answer as { checks: [...] }, or { error, sqlstate }
+-- when it could not expand at all (its `from` is missing, too many rows): that
+-- generator is then one check in error, named by its id (checks/generate.ts).
+create or replace function dq.status_expansions(generators jsonb)
+returns jsonb
+language plpgsql
+stable
+as $$
+declare
+  generator record;
+  expanded jsonb := '{}'::jsonb;
+begin
+  -- None: SQL NULL, or JSON null (as the Supabase API may send it).
+  if coalesce(jsonb_typeof(generators), 'null') = 'null' then
+    return expanded;
+  end if;
+  if jsonb_typeof(generators) <> 'object' then
+    raise exception using errcode = '22023',
+      message = 'generators must be an object { generator id: generate }';
+  end if;
+  for generator in select g.key, g.value from jsonb_each(generators) g loop
+    begin
+      expanded := expanded || jsonb_build_object(generator.key,
+        jsonb_build_object('checks', dq.expand_generator(generator.value)));
+    exception when others then
+      expanded := expanded || jsonb_build_object(generator.key,
+        jsonb_build_object('error', sqlerrm, 'sqlstate', sqlstate));
+    end;
+  end loop;
+  return expanded;
+end
+$$;
+
+-- The names of the checks an expansion makes: one per row, or the generator's
+-- id when it could not expand.
+create or replace function dq.status_generated_names(expanded jsonb)
+returns text[]
+language sql
+immutable
+as $$
+  select coalesce(array_agg(n.name), '{}'::text[])
+  from jsonb_each(expanded) e
+  cross join lateral (
+    select c ->> 'name' as name
+    from jsonb_array_elements(case when jsonb_typeof(e.value -> 'checks') = 'array'
+                                   then e.value -> 'checks' else '[]'::jsonb end) c
+    union all
+    select e.key where e.value ? 'error'
+  ) n
+$$;
+
+-- A list of checks: { now, grid, latest: { check: result }, series: { check: ... } }.
+create or replace function dq.status_list(check_names text[], since timestamptz,
+                                          max_points integer default 120,
+                                          metric text default 'figure')
 returns json
 language sql
 stable
@@ -256,25 +309,65 @@ as $$
     'series', dq.status_series(check_names, since, max_points, metric))
 $$;
 
--- The overview: { checks: what status_checks gives, incidents: the open ones,
--- monitor: the scheduled monitor's heartbeat }.
-create or replace function dq.status_overview(check_names text[], since timestamptz,
-                                              max_points integer default 120)
+-- Before each page's call took the catalog's generators (and the page made one
+-- more call per generator to expand them). The pages' functions below have no
+-- defaults (status/store.ts passes every argument): "dq migrate" runs the older
+-- migrations again first, and their dq.status_overview calls the old
+-- dq.status_checks with three arguments, which a defaulted new one would make
+-- ambiguous.
+drop function if exists dq.status_checks(text[], timestamptz, integer, text);
+drop function if exists dq.status_overview(text[], timestamptz, integer);
+drop function if exists dq.status_check(text, timestamptz, integer, integer);
+
+-- The coverage-by-workflow page (metric 'ratio'): what dq.status_list gives
+-- (built here, not through it: its JSON stays text) for the named checks and
+-- those the generators make, and `generated`, the generators' expansions
+-- (dq.status_expansions).
+create or replace function dq.status_checks(check_names text[], since timestamptz,
+                                            max_points integer, metric text,
+                                            generators jsonb)
 returns json
 language sql
 stable
 as $$
   select json_build_object(
-    'checks', dq.status_checks(check_names, since, max_points),
-    'incidents', dq.open_incidents(check_names),
-    'monitor', dq.monitor_status())
+    'now', now(),
+    'grid', dq.status_grid(since, max_points),
+    'latest', dq.status_latest(n.names),
+    'series', dq.status_series(n.names, since, max_points, metric),
+    'generated', n.generated)
+  from (
+    select x.generated, check_names || dq.status_generated_names(x.generated) as names
+    from (select dq.status_expansions(generators) as generated) x
+  ) n
+$$;
+
+-- The overview: { checks: what dq.status_list gives, incidents: the open ones,
+-- monitor: the scheduled monitor's heartbeat, generated: the generators'
+-- expansions }, for the named checks and those the generators make.
+create or replace function dq.status_overview(check_names text[], since timestamptz,
+                                              max_points integer, generators jsonb)
+returns json
+language sql
+stable
+as $$
+  select json_build_object(
+    'checks', dq.status_list(n.names, since, max_points),
+    'incidents', dq.open_incidents(n.names),
+    'monitor', dq.monitor_status(),
+    'generated', n.generated)
+  from (
+    select x.generated, check_names || dq.status_generated_names(x.generated) as names
+    from (select dq.status_expansions(generators) as generated) x
+  ) n
 $$;
 
 -- One check's page: { now, grid, latest, series (with detail), recent: its last
--- results, newest first (dq.check_history), alerts: its alert state rows }.
+-- results, newest first (dq.check_history), alerts: its alert state rows,
+-- generated: the generators' expansions, so the page knows a generated check }.
 create or replace function dq.status_check(check_name text, since timestamptz,
-                                           max_points integer default 200,
-                                           max_results integer default 20)
+                                           max_points integer, max_results integer,
+                                           generators jsonb)
 returns json
 language sql
 stable
@@ -287,5 +380,6 @@ as $$
                 -> status_check.check_name,
     'recent', dq.check_history(status_check.check_name, max_results),
     'alerts', (select coalesce(jsonb_agg(dq.alert_state_json(s) order by s.dedup_key), '[]'::jsonb)
-               from dq.alert_state s where s.check_name = status_check.check_name))
+               from dq.alert_state s where s.check_name = status_check.check_name),
+    'generated', dq.status_expansions(generators))
 $$;
