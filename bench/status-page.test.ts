@@ -30,7 +30,8 @@ describe.skipIf(!engines().includes('postgres'))('npm run bench -- --status-page
       warmup: 0,
     })
     expect(StatusBenchReportSchema.parse(report)).toEqual(report)
-    expect(report).toMatchObject({ checks: 12, days: 2, results: 12 * 48 })
+    // Four of the twelve (its coverage_gap checks) come from the registry's generator.
+    expect(report).toMatchObject({ checks: 12, generated: 4, days: 2, results: 12 * 48 })
     // Two days of 6-hour buckets: 8 or 9 per check, as the hours fall.
     expect(report.buckets).toBeGreaterThanOrEqual(12 * 8)
     expect(report.buckets).toBeLessThanOrEqual(12 * 9)
@@ -43,6 +44,15 @@ describe.skipIf(!engines().includes('postgres'))('npm run bench -- --status-page
       'coverage',
     ])
     for (const page of report.pages) expect(page.bytes).toBeGreaterThan(1000)
+    // Each page one dq.* call, the generator expanded inside it; rendering none.
+    expect(Object.fromEntries(report.pages.map((p) => [p.id, p.calls]))).toEqual({
+      overview: 1,
+      overview_sql: 1,
+      overview_render: 0,
+      overview_filtered: 1,
+      check: 1,
+      coverage: 1,
+    })
     expect(renderStatusMarkdown(report)).toContain('| GET / (overview, 12 checks)')
   })
 })
