@@ -15,7 +15,7 @@ import {
 } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import postgres from 'postgres'
-import { describe, expect, inject, it } from 'vitest'
+import { describe, expect, inject, it, vi } from 'vitest'
 import { mapBounded, type PartMessage } from '../../../checks/fan-out/index.ts'
 import worker from '../../../functions/worker.ts'
 import { DEAD_LETTER_QUEUE, FAN_OUT_QUEUE } from './bindings.ts'
@@ -234,6 +234,58 @@ describe.runIf(databaseUrl !== '')('a tick fanned out on Queues (500 checks)', (
     expect(results).toHaveLength(FAN_OUT_CHECKS)
     expect(results.every((r) => r.error_code === 'never_ran')).toBe(true)
     expect(results[0]?.error).toContain('without a recorded failure')
+  })
+
+  it('a consumer that throws (a misconfigured deploy) is retried by Queues, then dead-lettered: its checks never ran, without a recorded failure', async () => {
+    const queue = capturingQueue()
+    await fire(ticks[4], { ...env, DQ_QUEUE: queue })
+    expect(queue.sent).toHaveLength(FAN_OUT_CHECKS / 20)
+    const broken = queue.sent[12] as PartMessage // checks 240-259
+    const before = (await slackMessages()).length
+    await mapBounded(
+      queue.sent.filter((part) => part !== broken),
+      6,
+      (part) => deliver(FAN_OUT_QUEUE, [part], `fine-${part.part}`),
+    )
+    // The bindings the runtime hands the Worker, made invalid: the queue handler itself throws
+    // (functions/worker.ts rethrows), before it reads a message, so it neither acks nor retries
+    // one: Queues retries the batch, max_retries (3) times. The deploy is mended as the last
+    // retry fails (Queues redelivers at once here): the dead-letter queue's consumer runs as deployed.
+    const bindings = env as unknown as Record<string, unknown>
+    const budget = bindings.DQ_CONNECTION_BUDGET
+    const failure = `dq-monitor: queue ${FAN_OUT_QUEUE}: batch failed: the Worker is misconfigured: DQ_CONNECTION_BUDGET`
+    let failures = 0
+    const print = console.error.bind(console)
+    const logged = vi.spyOn(console, 'error').mockImplementation((line, ...rest) => {
+      if (String(line).startsWith(failure)) {
+        failures += 1
+        if (failures === 4) bindings.DQ_CONNECTION_BUDGET = budget
+      }
+      print(line, ...rest)
+    })
+    bindings.DQ_CONNECTION_BUDGET = 'lots'
+    try {
+      await env.DQ_QUEUE.send(broken, { contentType: 'json' })
+      const run = await finishedRun(ticks[4])
+      // Delivered once and retried three times, each time thrown: no more after the dead letter.
+      expect(failures).toBe(4)
+      const results = await resultsOf(run.id)
+      expect(results).toHaveLength(FAN_OUT_CHECKS)
+      expect(new Set(results.map((r) => r.check_name)).size).toBe(FAN_OUT_CHECKS)
+      const neverRan = results.filter((r) => r.error_code === 'never_ran')
+      expect(neverRan.map((r) => r.check_name).sort()).toEqual(names(range(240, 260)))
+      // The handler threw before it could note a failure in the database.
+      for (const result of neverRan) {
+        expect(result.error).toMatch(
+          /^never ran: its batch \(part 13 of 25\) was given up on without a recorded failure \(dead-letter queue dq-checks-dlq\)/,
+        )
+      }
+      expect(results.filter((r) => r.status === 'error')).toHaveLength(20)
+      expect(await slackSettledAt(before + 1)).toHaveLength(before + 1)
+    } finally {
+      bindings.DQ_CONNECTION_BUDGET = budget
+      logged.mockRestore()
+    }
   })
 
   it('a malformed message, or one for a run this database does not know, is acked and dropped, not retried', async () => {
