@@ -265,7 +265,9 @@ describe.runIf(databaseUrl !== '')('a tick fanned out on Queues (500 checks)', (
     })
     bindings.DQ_CONNECTION_BUDGET = 'lots'
     try {
-      await env.DQ_QUEUE.send(broken, { contentType: 'json' })
+      const deployed = env.DQ_QUEUE
+      if (!deployed) throw new Error('no DQ_QUEUE binding (wrangler.toml [env.queues])')
+      await deployed.send(broken, { contentType: 'json' })
       const run = await finishedRun(ticks[4])
       // Delivered once and retried three times, each time thrown: no more after the dead letter.
       expect(failures).toBe(4)
