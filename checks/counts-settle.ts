@@ -9,9 +9,10 @@
  * 10 s later (PGSTAT_IDLE_INTERVAL) or, for a session that never stays idle,
  * after 60 s (PGSTAT_MAX_INTERVAL). Those are the constants of PostgreSQL 15
  * to 18 (src/backend/utils/activity/pgstat.c). Read 61 s after the tick, the
- * counters hold every write committed before it, but for a session still
- * inside a statement or transaction it began before the tick, which the
- * database reports as doubt (dq.uncounted_writes), so those checks scan.
+ * counters hold every write committed before it by a session that has gone
+ * idle since. Not one that committed within a second of its last flush and
+ * went straight into a statement still running: its counts wait for that
+ * statement (a procedure's own COMMITs are seen: dq.uncounted_writes).
  *
  * @example
  * ```ts
