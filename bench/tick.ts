@@ -18,8 +18,8 @@ import { cpus } from 'node:os'
 import postgres from 'postgres'
 import { z } from 'zod'
 import { type CatalogInput, parseCatalog, type ResolvedCheck } from '../checks/catalog.ts'
-import { RUNNER_FIELDS } from '../checks/fields.ts'
 import { type RunOutcome, runCheck, runChecks } from '../checks/run-checks.ts'
+import { measurementSpec } from '../checks/store.ts'
 import { PgDatabase } from '../db/node-postgres.ts'
 import { ensureBenchDatabase } from './benchmark.ts'
 import { measure, summarise, TimingSchema } from './measure.ts'
@@ -178,7 +178,7 @@ export async function runTickBenchmark(
     const first = unchanged[0]
     const check = checks.find((c) => c.name === first?.check) ?? (checks[0] as ResolvedCheck)
     const spec = {
-      ...Object.fromEntries(Object.entries(check).filter(([f]) => !RUNNER_FIELDS.includes(f))),
+      ...measurementSpec(check),
       scan: 'changed',
     }
     const calls = { runs: options.samples, warmup: 5 }

@@ -22,28 +22,18 @@
  */
 import { z } from 'zod'
 import { DqError } from '../kernel/errors.ts'
-import { wholeNumberProblem } from '../kernel/whole-number.ts'
+import { wholeNumberVar } from '../kernel/whole-number.ts'
 
 /** PGSTAT_MAX_INTERVAL (60 s) and a second of margin. */
 const DEFAULT_SETTLE_SECONDS = 61
 const MAX_SETTLE_SECONDS = 600
 
 const SettleBindingsSchema = z.object({
-  DQ_COUNTS_SETTLE_SECONDS: z
-    .string()
-    .optional()
-    .transform((value, ctx) => {
-      if (value === undefined || value.trim() === '') return DEFAULT_SETTLE_SECONDS
-      const problem = wholeNumberProblem('DQ_COUNTS_SETTLE_SECONDS', value.trim(), {
-        min: 0,
-        max: MAX_SETTLE_SECONDS,
-      })
-      if (problem) {
-        ctx.addIssue({ code: 'custom', message: problem })
-        return z.NEVER
-      }
-      return Number(value)
-    }),
+  DQ_COUNTS_SETTLE_SECONDS: wholeNumberVar(
+    'DQ_COUNTS_SETTLE_SECONDS',
+    { min: 0, max: MAX_SETTLE_SECONDS },
+    DEFAULT_SETTLE_SECONDS,
+  ),
 })
 
 /** The settle time in ms from the Worker's bindings; a malformed value is a DqError ('config') naming it. */

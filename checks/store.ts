@@ -61,7 +61,7 @@ const SQL_FIELDS = new Map(
  * A kind this code does not know loses the runner's fields only, and SQL
  * names the unknown kind.
  */
-function measurementSpec(check: object): Record<string, unknown> {
+export function measurementSpec(check: object): Record<string, unknown> {
   const fields = SQL_FIELDS.get(String((check as { kind?: unknown }).kind))
   return Object.fromEntries(
     Object.entries(check).filter(([field]) =>

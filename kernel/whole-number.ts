@@ -9,6 +9,7 @@
  * wholeNumberProblem('--limit', '20', { min: 1, max: 1000 })  // undefined
  * ```
  */
+import { z } from 'zod'
 
 export type WholeNumberBounds = { min: number; max: number }
 
@@ -21,4 +22,23 @@ export function wholeNumberProblem(
   const n = /^\d{1,9}$/.test(text) ? Number(text) : Number.NaN
   if (n >= bounds.min && n <= bounds.max) return undefined
   return `${name} must be a whole number from ${bounds.min} to ${bounds.max}, got "${text.slice(0, 40)}"`
+}
+
+/**
+ * A Worker var holding a whole number within `bounds`: `fallback` when unset or
+ * blank, else the number, or an issue naming `name`.
+ */
+export function wholeNumberVar(name: string, bounds: WholeNumberBounds, fallback: number) {
+  return z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined || value.trim() === '') return fallback
+      const problem = wholeNumberProblem(name, value.trim(), bounds)
+      if (problem) {
+        ctx.addIssue({ code: 'custom', message: problem })
+        return z.NEVER
+      }
+      return Number(value)
+    })
 }

@@ -11,7 +11,7 @@
  */
 import { z } from 'zod'
 import { DqError } from '../../kernel/errors.ts'
-import { wholeNumberProblem } from '../../kernel/whole-number.ts'
+import { wholeNumberVar } from '../../kernel/whole-number.ts'
 import { MAX_CHECKS_PER_MESSAGE, type PartMessage } from './message.ts'
 
 /** The producer side of a Queue binding, as fan-out uses it. */
@@ -29,20 +29,6 @@ const MAX_CONNECTION_BUDGET = 6
 const DEFAULT_CHECKS_PER_MESSAGE = 20
 const DEFAULT_DEAD_LETTER_QUEUE = 'dq-checks-dlq'
 
-const whole = (name: string, min: number, max: number, fallback: number) =>
-  z
-    .string()
-    .optional()
-    .transform((value, ctx) => {
-      if (value === undefined || value.trim() === '') return fallback
-      const problem = wholeNumberProblem(name, value.trim(), { min, max })
-      if (problem) {
-        ctx.addIssue({ code: 'custom', message: problem })
-        return z.NEVER
-      }
-      return Number(value)
-    })
-
 const FanOutBindingsSchema = z.object({
   DQ_QUEUE: z
     .custom<PartQueue>(
@@ -53,16 +39,14 @@ const FanOutBindingsSchema = z.object({
       'DQ_QUEUE must be a Queue producer binding (wrangler.toml [[queues.producers]])',
     )
     .optional(),
-  DQ_CONNECTION_BUDGET: whole(
+  DQ_CONNECTION_BUDGET: wholeNumberVar(
     'DQ_CONNECTION_BUDGET',
-    1,
-    MAX_CONNECTION_BUDGET,
+    { min: 1, max: MAX_CONNECTION_BUDGET },
     DEFAULT_CONNECTION_BUDGET,
   ),
-  DQ_CHECKS_PER_MESSAGE: whole(
+  DQ_CHECKS_PER_MESSAGE: wholeNumberVar(
     'DQ_CHECKS_PER_MESSAGE',
-    1,
-    MAX_CHECKS_PER_MESSAGE,
+    { min: 1, max: MAX_CHECKS_PER_MESSAGE },
     DEFAULT_CHECKS_PER_MESSAGE,
   ),
   DQ_DEAD_LETTER_QUEUE: z.string().min(1).default(DEFAULT_DEAD_LETTER_QUEUE),
