@@ -12,8 +12,9 @@
  * })
  * ```
  */
-import { codeOf, type ErrorCode, messageOf } from '../kernel/errors.ts'
+import { codeOf, DATABASE_UNAVAILABLE, type ErrorCode, messageOf } from '../kernel/errors.ts'
 import type { DatabasePort } from '../kernel/port.ts'
+import { redactSecrets } from '../kernel/redact.ts'
 import { judge } from './anomaly.ts'
 import type { ResolvedCheck } from './catalog.ts'
 import type { CheckResult, RunResult, RunTrigger } from './result.ts'
@@ -53,6 +54,19 @@ export type RunOutcome = RunResult & {
   recordError?: string
   /** That error's code (`unavailable`, `connection_lost`: the database went away; HTTP hides the details). */
   recordErrorCode?: ErrorCode
+}
+
+/**
+ * Why a run was not recorded, fit to show its caller (`shown`), and for the
+ * service logs (`logged`) when the database went away: those errors name
+ * hosts, ports and driver text.
+ */
+export function unrecordedReason(run: RunOutcome): { shown: string; logged?: string } {
+  const reason = redactSecrets(run.recordError ?? 'unknown reason')
+  if (run.recordErrorCode === 'unavailable' || run.recordErrorCode === 'connection_lost') {
+    return { shown: DATABASE_UNAVAILABLE, logged: reason }
+  }
+  return { shown: reason }
 }
 
 /** Errors of the database as a whole, never of one check: they end the run (thrown). */

@@ -19,10 +19,10 @@ import { type NotifyOptions, notifyRun, notifySummary } from '../alerts/notify/i
 import { monitorStatus } from '../alerts/store/index.ts'
 import type { Catalog } from '../checks/catalog.ts'
 import { expandCatalog } from '../checks/generate.ts'
-import { type RunOptions, runChecks, runResultOf } from '../checks/run-checks.ts'
+import { type RunOptions, runChecks, runResultOf, unrecordedReason } from '../checks/run-checks.ts'
 import { type Selection, selectChecks } from '../checks/select-checks.ts'
 import { checkHistory, latestResults } from '../checks/store.ts'
-import { DqError, type ErrorCode } from '../kernel/errors.ts'
+import { DATABASE_UNAVAILABLE, DqError, type ErrorCode } from '../kernel/errors.ts'
 import type { DatabasePort } from '../kernel/port.ts'
 import { redactSecrets } from '../kernel/redact.ts'
 import { statusPages } from '../status/index.ts'
@@ -31,7 +31,7 @@ import { echo, errorBody, jsonBody, limitBody } from './json-body.ts'
 
 /** What callers are told instead of internals (hosts, ports, SQL), which go to the logs. */
 const INTERNAL: Partial<Record<ErrorCode, string>> = {
-  unavailable: 'database unavailable (see the service logs); try again later',
+  unavailable: DATABASE_UNAVAILABLE,
   connection_lost: 'the database connection was lost (see the service logs); try again',
   database: 'the database reported an error (see the service logs)',
   internal: 'internal error (see the service logs)',
@@ -250,14 +250,11 @@ async function runAndNotify(
     const run = await runChecks(port, checks, options)
     if (!run.recorded) {
       // The checks ran, but history and alerts did not see them: an error, with the results.
-      const reason = redactSecrets(run.recordError ?? 'unknown reason')
-      // A database that went away mid-run names hosts, ports and driver text: those are for the logs.
-      const gone =
-        run.recordErrorCode === 'unavailable' || run.recordErrorCode === 'connection_lost'
-      if (gone) console.error(`dq-monitor: run ${run.run_id} was not recorded: ${reason}`)
+      const { shown, logged } = unrecordedReason(run)
+      if (logged) console.error(`dq-monitor: run ${run.run_id} was not recorded: ${logged}`)
       throw new DqError(
         'not_recorded',
-        `the checks ran but their results were NOT recorded in history (and no alert was decided): ${gone ? INTERNAL.unavailable : reason}`,
+        `the checks ran but their results were NOT recorded in history (and no alert was decided): ${shown}`,
         { run: runResultOf(run) },
       )
     }

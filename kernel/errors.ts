@@ -59,3 +59,6 @@ export function messageOf(error: unknown): string {
 export function codeOf(error: unknown): ErrorCode | undefined {
   return error instanceof DqError ? error.code : undefined
 }
+
+/** What a caller is told when the database went away; the details go to the service logs. */
+export const DATABASE_UNAVAILABLE = 'database unavailable (see the service logs); try again later'

@@ -27,7 +27,7 @@ import { secureHeaders } from 'hono/secure-headers'
 import type { Catalog } from '../checks/catalog.ts'
 import { CheckNameSchema } from '../checks/fields.ts'
 import { expandCatalog } from '../checks/generate.ts'
-import { runChecks } from '../checks/run-checks.ts'
+import { runChecks, unrecordedReason } from '../checks/run-checks.ts'
 import { selectChecks } from '../checks/select-checks.ts'
 import { codeOf, DqError, messageOf } from '../kernel/errors.ts'
 import type { DatabasePort } from '../kernel/port.ts'
@@ -239,6 +239,8 @@ export function statusPages() {
           return runChecks(port, [check], { trigger: 'http', singleFlight: 'reject' })
         })
         if (!run.recorded) {
+          const { shown, logged } = unrecordedReason(run)
+          if (logged) console.error(`dq-monitor: run ${run.run_id} was not recorded: ${logged}`)
           const [result] = run.results
           const notice: RunNotice = {
             kind: 'unrecorded',
@@ -248,7 +250,7 @@ export function statusPages() {
               trigger: run.trigger,
               started_at: run.started_at,
             },
-            problem: run.recordError ?? 'the run was not recorded',
+            problem: shown,
           }
           return renderCheck(c, name, notice)
         }
